@@ -1,0 +1,256 @@
+"""The question-answering pipeline: question → evidence → cited answer.
+
+1. The question is checked (empty, too long, no words) and its language
+   detected; a follow-up is made standalone for retrieval by joining it to
+   the previous user question.
+2. Dense retrieval finds the chunks, evidence selection the few sentences
+   that matter. Below the refusal threshold the assistant says the articles
+   do not answer, without calling the model.
+3. The model answers in Arabic from the numbered passages, with [n] markers.
+   For an English question that Arabic answer is then put into English with a
+   glossary of the names it contains (names.py), and the English is what
+   streams to the user.
+4. Markers become citations, each verified against its passage.
+
+All generation for one question happens under the generator's lock; a
+bounded number of questions may wait for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import citations as cite
+from . import names, prompting
+from .embedding import Embedder
+from .errors import Busy, QuestionError
+from .generation import Generator, Usage
+from .index import Index
+from .retrieval import Hit, Passage, Retriever
+from .settings import Settings
+from .text import detect_language, strip_special_tokens, words
+
+REFUSALS = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where the time of one answer went."""
+
+    retrieve_ms: float
+    prompt_tokens: int
+    ttft_ms: float
+    completion_tokens: int
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished answer with its citations."""
+
+    question: str
+    answer: str
+    refused: bool
+    language: str
+    citations: list[cite.Citation]
+    timings: Timings
+    passages: list[Passage] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    draft: str = ""  # the Arabic answer an English one was made from
+    query: str = ""  # the standalone query used for retrieval
+
+    def to_json(self) -> dict[str, Any]:
+        """The `rag ask --json` object."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "language": self.language,
+            "citations": [
+                {k: v for k, v in asdict(c).items() if k != "date"} for c in self.citations
+            ],
+            "timings": asdict(self.timings),
+        }
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of answer text, streamed as it is generated."""
+
+    text: str
+
+
+class Assistant:
+    """Answers questions over an index with an embedder and a generator."""
+
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder, generator: Generator) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.generator = generator
+        self.retriever = Retriever(index, embedder)
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+
+    @property
+    def queue_length(self) -> int:
+        """Questions waiting for the generator."""
+        return self._waiting
+
+    def check_question(self, question: str) -> str:
+        """The question, cleaned; QuestionError when it cannot be asked."""
+        if not isinstance(question, str):
+            raise QuestionError("The question must be text.")
+        cleaned = strip_special_tokens(question).strip()
+        if len(cleaned) > self.settings.max_question_chars:
+            raise QuestionError(f"The question is too long ({len(cleaned)} characters; the limit is {self.settings.max_question_chars}).")
+        if not cleaned:
+            raise QuestionError("The question is empty.")
+        if not words(cleaned):
+            raise QuestionError("The question has no words.")
+        return cleaned
+
+    def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
+        """Answer a question (no streaming)."""
+        for event in self.stream(question, history):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream ended without an answer")
+
+    def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Token | Answer]:
+        """Tokens of the answer as they come, then the finished Answer."""
+        started = time.perf_counter()
+        question = self.check_question(question)
+        language = detect_language(question)
+        context = _previous_question(history or [], self.settings.max_history_turns)
+        query = f"{context} {question}" if context else question
+        vector = self.embedder.embed_query(query)
+        hits = self.retriever.search(query, self.settings.top_k, vector)
+        passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences)
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        best = passages[0].score if passages else 0.0
+        if best < self.settings.refusal_threshold:
+            text = REFUSALS[language]
+            yield Token(text)
+            total = (time.perf_counter() - started) * 1000
+            yield Answer(question, text, True, language, [], Timings(retrieve_ms, 0, total, 0, total), passages, hits, "", query)
+            return
+        with self._turn():
+            yield from self._generate(question, language, context, query, hits, passages, started, retrieve_ms)
+
+    def _generate(self, question: str, language: str, context: str, query: str, hits: list[Hit], passages: list[Passage], started: float, retrieve_ms: float) -> Iterator[Token | Answer]:
+        gen = self.generator
+        budget = gen.n_ctx - self.settings.max_answer_tokens
+        direct = language == "ar" or self.settings.english_mode == "direct"
+        passages, messages = prompting.fit(question, passages, context, budget, gen.prompt_tokens, english=language == "en" and direct)
+        if not passages:
+            raise QuestionError("The question is too long to answer together with any passage.")
+        first: float | None = None
+        stream_draft = direct
+        draft = ""
+        emitted = 0
+        usage = Usage(0, 0)
+        for piece in gen.stream(messages, self.settings.max_answer_tokens):
+            if isinstance(piece, Usage):
+                usage = piece
+                continue
+            draft += piece
+            if stream_draft and not _maybe_refusal(draft):
+                if first is None:
+                    first = time.perf_counter()
+                yield Token(draft[emitted:])
+                emitted = len(draft)
+        draft = draft.strip()
+        valid = {p.n for p in passages}
+        if prompting.NOT_FOUND in draft or not cite.strip_markers(draft):
+            text = REFUSALS[language]
+            if first is None:
+                first = time.perf_counter()
+            yield Token(text)
+            yield self._finish(question, text, True, language, [], started, retrieve_ms, first, usage, passages, hits, draft, query)
+            return
+        draft = cite.clean_markers(draft, valid)
+        if direct:
+            answer = draft
+        else:
+            glossary = names.glossary(cite.strip_markers(draft))
+            parts: list[str] = []
+            for piece in gen.stream(prompting.translation_messages(draft, glossary), self.settings.max_answer_tokens):
+                if isinstance(piece, Usage):
+                    usage = Usage(usage.prompt_tokens + piece.prompt_tokens, usage.completion_tokens + piece.completion_tokens)
+                    continue
+                if first is None:
+                    first = time.perf_counter()
+                parts.append(piece)
+                yield Token(piece)
+            answer = cite.clean_markers("".join(parts).strip(), valid)
+            if not cite.markers(answer) and cite.markers(draft):
+                answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
+        citations = cite.build(answer, passages, check_text=draft, similarity=self._similarity)
+        yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, draft, query)
+
+    def _finish(self, question: str, text: str, refused: bool, language: str, citations: list[cite.Citation], started: float, retrieve_ms: float, first: float | None, usage: Usage, passages: list[Passage], hits: list[Hit], draft: str, query: str) -> Answer:
+        now = time.perf_counter()
+        timings = Timings(round(retrieve_ms, 1), usage.prompt_tokens, round(((first or now) - started) * 1000, 1), usage.completion_tokens, round((now - started) * 1000, 1))
+        return Answer(question, text, refused, language, citations, timings, passages, hits, draft, query)
+
+    def _similarity(self, claim: str, sentences: list[str]) -> np.ndarray:
+        vector = self.embedder.embed_query(claim)
+        return self.embedder.embed_documents(sentences) @ vector
+
+    class _Turn:
+        def __init__(self, assistant: Assistant) -> None:
+            self.a = assistant
+
+        def __enter__(self) -> None:
+            a = self.a
+            with a._waiting_lock:
+                if a._waiting >= a.settings.queue_size:
+                    raise Busy(f"{a._waiting} questions are already waiting; try again shortly.", retry_after=10.0)
+                a._waiting += 1
+            try:
+                acquired = a.generator.lock.acquire(timeout=a.settings.request_timeout)
+            finally:
+                with a._waiting_lock:
+                    a._waiting -= 1
+            if not acquired:
+                raise Busy("The assistant is busy; the question waited too long.", retry_after=10.0)
+
+        def __exit__(self, *exc: object) -> None:
+            self.a.generator.lock.release()
+
+    def _turn(self) -> Assistant._Turn:
+        return Assistant._Turn(self)
+
+
+def _maybe_refusal(text: str) -> bool:
+    """True while streamed text could still be the start of the refusal marker."""
+    stripped = text.strip()
+    return not stripped or prompting.NOT_FOUND.startswith(stripped[: len(prompting.NOT_FOUND)]) or prompting.NOT_FOUND in stripped
+
+
+def _previous_question(history: list[dict[str, str]], turns: int) -> str:
+    """The last user message of the history, cleaned (used to make follow-ups standalone)."""
+    recent = history[-turns:] if turns else []
+    for message in reversed(recent):
+        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
+            return strip_special_tokens(message["content"]).strip()[:500]
+    return ""
+
+
+def load_assistant(settings: Settings, generator: Generator | None = None) -> Assistant:
+    """An Assistant over the built index, with the embedding model the index names."""
+    from . import index as index_mod
+    from .embedding import load_embedder
+    from .generation import load_generator
+
+    index = index_mod.load(settings.index_dir)
+    embedder = load_embedder(settings, index.manifest["embedding_model"])
+    index_mod.check_model(index, embedder)
+    return Assistant(settings, index, embedder, generator or load_generator(settings))

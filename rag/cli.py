@@ -1,0 +1,191 @@
+"""The `rag` command line: models, index, search, ask, eval, serve.
+
+Library errors (RagError) are printed as one line on stderr with exit code
+2; nothing else is caught, so a bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import RagError
+from .settings import Settings
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    overrides = {"corpus_dir": getattr(args, "corpus", None), "index_dir": getattr(args, "index", None), **extra}
+    return Settings.load(overrides)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import models
+
+    settings = _settings(args)
+    if args.action == "list":
+        rows = models.listing(settings)
+        if args.json:
+            print(json.dumps(rows, indent=1))
+        else:
+            for r in rows:
+                print(f"{r['name']:<38} {r['role']:<10} {int(r['size']) / 1e6:>8.1f} MB  {r['license']:<20} {r['status']:<9} {r['path']}")
+        return 0
+    names = args.names or [settings.embedding_model, settings.generator_model]
+    for name in names:
+        models.fetch(settings, name, Path(args.source) if args.source else None, log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from . import index
+    from .embedding import load_embedder
+
+    settings = _settings(args)
+    embedder = load_embedder(settings)
+    report = index.build(
+        settings.corpus_dir, settings.index_dir, embedder, settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap,
+        progress=True, log=lambda m: print(m, file=sys.stderr),
+    )
+    for s in report.skipped:
+        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    print(f"indexed {report.documents} articles, {report.chunks} chunks ({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f}s -> {report.path}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from . import index
+    from .embedding import load_embedder
+    from .retrieval import Retriever
+
+    settings = _settings(args)
+    ix = index.load(settings.index_dir)
+    embedder = load_embedder(settings, ix.manifest["embedding_model"])
+    index.check_model(ix, embedder)
+    hits = Retriever(ix, embedder, args.mode).search(args.query, args.k)
+    if args.json:
+        print(json.dumps({"query": args.query, "hits": [
+            {"rank": h.rank, "doc_id": h.chunk.doc_id, "chunk_id": h.chunk.chunk_id, "title": h.chunk.title, "date": h.chunk.date, "score": round(h.score, 6), "text": h.chunk.text}
+            for h in hits
+        ]}, ensure_ascii=False))
+    else:
+        for h in hits:
+            print(f"{h.rank}. {h.score:.3f}  {h.chunk.doc_id}  {h.chunk.title}\n   {h.chunk.text[:200]}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .answering import Answer, Token, load_assistant
+
+    settings = _settings(args)
+    history = _read_history(args.history) if args.history else []
+    assistant = load_assistant(settings)
+    answer: Answer | None = None
+    for event in assistant.stream(args.question, history):
+        if isinstance(event, Token):
+            if not args.json:
+                print(event.text, end="", flush=True)
+        else:
+            answer = event
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    print()
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            mark = "" if c.supported else "  (not verified)"
+            print(f"[{c.n}] {c.title} ({c.date or 'no date'}) {c.doc_id}{mark}\n    «{c.quote}»")
+    t = answer.timings
+    print(f"\n(retrieval {t.retrieve_ms:.0f} ms, first token {t.ttft_ms / 1000:.1f} s, total {t.total_ms / 1000:.1f} s, prompt {t.prompt_tokens} tokens)", file=sys.stderr)
+    return 0
+
+
+def _read_history(path: str) -> list[dict[str, str]]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RagError(f"Cannot read history file {path}: {exc}") from None
+    if not isinstance(data, list) or not all(isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str) for m in data):
+        raise RagError(f"History file {path} must be a JSON list of {{role: user|assistant, content: str}}")
+    return data
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from . import evaluation
+
+    settings = _settings(args)
+    return evaluation.main(settings, args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import ui
+
+    settings = _settings(args, host=args.host, port=args.port)
+    ui.serve(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Answer questions about news articles, with verified citations.")
+    parser.add_argument("--index", help="index folder (default: index/)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="fetch, verify and list models")
+    p.add_argument("action", choices=["fetch", "list"])
+    p.add_argument("names", nargs="*", help="models to fetch (default: the configured embedding model and generator)")
+    p.add_argument("--source", help="a local file or folder to take the model from")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("index", help="build or update the index")
+    p.add_argument("--corpus", help="folder of .txt articles (default: seeds/)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="retrieve passages for a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default="dense")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question")
+    p.add_argument("--history", help="JSON file: list of {role, content}")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="evaluate on eval/questions.jsonl")
+    p.add_argument("--questions", default=None, help="question set (default: eval/questions.jsonl)")
+    p.add_argument("--out", default=None, help="report folder (default: eval/)")
+    p.add_argument("--retrieval-only", action="store_true")
+    p.add_argument("--limit", type=int, default=0, help="first N questions only")
+    p.add_argument("--ids", default="", help="comma-separated question ids")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="serve the chat UI")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

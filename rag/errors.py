@@ -1,0 +1,63 @@
+"""Typed errors raised by the library.
+
+Callers (CLI, UI, HTTP API) render these as one clear line; they never match on
+the message text. Every error carries a message meant for the end user.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+class ModelError(RagError):
+    """A model is missing, damaged, or cannot be fetched."""
+
+
+class ModelMissing(ModelError):
+    """A model is not in the store; `rag models fetch` puts it there."""
+
+
+class ModelCorrupt(ModelError):
+    """A model file does not match its pinned SHA-256."""
+
+
+class FetchFailed(ModelError):
+    """No source could provide a model."""
+
+
+class IndexError_(RagError):
+    """The index is missing, damaged or built with another model."""
+
+
+class IndexMissing(IndexError_):
+    """No index has been built yet."""
+
+
+class IndexCorrupt(IndexError_):
+    """An index file is damaged or does not match its manifest."""
+
+
+class IndexModelMismatch(IndexError_):
+    """The index was built with a different embedding model."""
+
+
+class CorpusError(RagError):
+    """The corpus folder is missing or holds no usable article."""
+
+
+class QuestionError(RagError):
+    """The question cannot be asked (empty, too long, no words)."""
+
+
+class GenerationError(RagError):
+    """The generator failed or timed out."""
+
+
+class Busy(RagError):
+    """Too many questions are waiting; try again shortly."""
+
+    def __init__(self, message: str, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,283 @@
+"""Evaluation on a question set: retrieval and answer metrics, a report.
+
+A question entry (eval/questions.jsonl):
+    {"id", "language", "category", "question", "history"?, "answerable",
+     "answers": [[alias, ...], ...], "doc_ids": [...], "evidence": [...]}
+An answer is correct when, for every alias group, one alias occurs in it
+after normalization (Latin aliases must match whole words). Citation
+precision is the share of citations whose passage contains gold evidence;
+recall the share of gold articles cited. Faithfulness is the share of
+citations that verified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import re
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from .settings import REPO_ROOT, Settings
+from .text import normalize
+
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One entry of the question set."""
+
+    id: str
+    language: str
+    category: str
+    question: str
+    answerable: bool
+    answers: list[list[str]]
+    doc_ids: list[str]
+    evidence: list[str]
+    history: list[dict[str, str]]
+
+
+def load_questions(path: Path) -> list[Question]:
+    """The question set, validated."""
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        e = json.loads(line)
+        out.append(Question(e["id"], e["language"], e.get("category", "fact"), e["question"], bool(e.get("answerable", True)),
+                            e.get("answers", []), e.get("doc_ids", []), e.get("evidence", []), e.get("history", [])))
+        if out[-1].answerable and not (out[-1].answers and out[-1].doc_ids):
+            raise ValueError(f"{path}:{number}: an answerable question needs answers and doc_ids")
+    return out
+
+
+def alias_present(alias: str, text: str) -> bool:
+    """Alias occurs in text after normalization; Latin aliases as whole words."""
+    a, t = normalize(alias), normalize(text)
+    if not a:
+        return False
+    if _LATIN.search(alias):
+        return re.search(rf"(?<![a-z0-9]){re.escape(a)}(?![a-z0-9])", t) is not None
+    return a in t
+
+
+def answer_correct(answer: str, groups: list[list[str]]) -> bool:
+    """Every alias group has an alias in the answer."""
+    return bool(groups) and all(any(alias_present(a, answer) for a in group) for group in groups)
+
+
+def retrieval_ranks(doc_ids: list[str], ranked_doc_ids: list[str]) -> int | None:
+    """1-based rank of the first retrieved chunk from a gold article, or None."""
+    for rank, doc in enumerate(ranked_doc_ids, 1):
+        if doc in doc_ids:
+            return rank
+    return None
+
+
+def recall_at(ranks: list[int | None], k: int) -> float:
+    """Share of questions with a gold article in the top k."""
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+
+
+def mrr(ranks: list[int | None]) -> float:
+    """Mean reciprocal rank (0 when not retrieved)."""
+    return sum(1 / r for r in ranks if r) / len(ranks) if ranks else 0.0
+
+
+def citation_precision(cited_texts: list[str], evidence: list[str]) -> float | None:
+    """Share of cited passages that contain gold evidence (None when nothing is cited)."""
+    if not cited_texts:
+        return None
+    ev = [normalize(e) for e in evidence]
+    return sum(1 for t in cited_texts if any(e in normalize(t) for e in ev)) / len(cited_texts)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of values, 0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def run(settings: Settings, questions: list[Question], retrieval_only: bool, progress: bool = True) -> dict[str, Any]:
+    """Evaluate retrieval (dense, bm25, hybrid) and, unless retrieval_only, answers."""
+    from . import index as index_mod
+    from .embedding import load_embedder
+    from .retrieval import Retriever
+
+    ix = index_mod.load(settings.index_dir)
+    embedder = load_embedder(settings, ix.manifest["embedding_model"])
+    index_mod.check_model(ix, embedder)
+    results: list[dict[str, Any]] = [{"id": q.id, "language": q.language, "category": q.category, "question": q.question, "answerable": q.answerable} for q in questions]
+    for mode in ("dense", "bm25", "hybrid"):
+        retriever = Retriever(ix, embedder, mode)
+        for q, r in zip(questions, results, strict=True):
+            if q.answerable:
+                query = " ".join([m["content"] for m in q.history if m.get("role") == "user"][-1:] + [q.question])
+                hits = retriever.search(query, 5)
+                r[f"rank_{mode}"] = retrieval_ranks(q.doc_ids, [h.chunk.doc_id for h in hits])
+    if not retrieval_only:
+        from .answering import Assistant
+        from .generation import load_generator
+
+        assistant = Assistant(settings, ix, embedder, load_generator(settings))
+        for q, r in tqdm(list(zip(questions, results, strict=True)), desc="answering", file=sys.stderr, disable=not progress):
+            answer = assistant.ask(q.question, q.history)
+            cited = [c.text for c in answer.citations]
+            r.update({
+                "answer": answer.answer, "draft": answer.draft, "refused": answer.refused,
+                "answer_language": answer.language,
+                "correct": (not answer.refused and answer_correct(answer.answer, q.answers)) if q.answerable else answer.refused,
+                "citations": [{"n": c.n, "doc_id": c.doc_id, "supported": c.supported, "quote": c.quote} for c in answer.citations],
+                "citation_precision": citation_precision(cited, q.evidence) if q.answerable and not answer.refused else None,
+                "citation_recall": (len({c.doc_id for c in answer.citations} & set(q.doc_ids)) / len(q.doc_ids)) if q.answerable and not answer.refused else None,
+                "faithfulness": (sum(c.supported for c in answer.citations) / len(answer.citations)) if answer.citations else None,
+                "top_score": round(answer.passages[0].score, 3) if answer.passages else None,
+                **{k: v for k, v in answer.to_json()["timings"].items()},
+            })
+    return {"results": results, "summary": summarize(results, retrieval_only)}
+
+
+def summarize(results: list[dict[str, Any]], retrieval_only: bool) -> dict[str, Any]:
+    """Metrics overall, per language and per category."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        groups["all"].append(r)
+        groups[f"lang:{r['language']}"].append(r)
+        groups[f"cat:{r['category']}"].append(r)
+    summary: dict[str, Any] = {}
+    for name, rows in groups.items():
+        answerable = [r for r in rows if r["answerable"]]
+        s: dict[str, Any] = {"n": len(rows), "answerable": len(answerable)}
+        for mode in ("dense", "bm25", "hybrid"):
+            ranks = [r.get(f"rank_{mode}") for r in answerable]
+            if ranks:
+                s[mode] = {"r@1": round(recall_at(ranks, 1), 3), "r@3": round(recall_at(ranks, 3), 3), "r@5": round(recall_at(ranks, 5), 3), "mrr": round(mrr(ranks), 3)}
+        if not retrieval_only:
+            unanswerable = [r for r in rows if not r["answerable"]]
+            s["accuracy"] = _mean([float(r["correct"]) for r in answerable])
+            s["refusal_rate"] = _mean([float(r["refused"]) for r in unanswerable])
+            s["false_refusal_rate"] = _mean([float(r["refused"]) for r in answerable])
+            s["citation_precision"] = _mean([r["citation_precision"] for r in answerable if r.get("citation_precision") is not None])
+            s["citation_recall"] = _mean([r["citation_recall"] for r in answerable if r.get("citation_recall") is not None])
+            s["faithfulness"] = _mean([r["faithfulness"] for r in rows if r.get("faithfulness") is not None])
+            s["ttft_p50_ms"] = round(percentile([r["ttft_ms"] for r in rows], 50))
+            s["ttft_p90_ms"] = round(percentile([r["ttft_ms"] for r in rows], 90))
+            s["total_p50_ms"] = round(percentile([r["total_ms"] for r in rows], 50))
+            s["total_p90_ms"] = round(percentile([r["total_ms"] for r in rows], 90))
+            generated = [r["prompt_tokens"] for r in rows if r["prompt_tokens"]]
+            s["prompt_tokens_p50"] = round(statistics.median(generated)) if generated else 0
+        summary[name] = s
+    return summary
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return str(v)
+
+
+def report_markdown(data: dict[str, Any], settings: Settings, retrieval_only: bool, seconds: float) -> str:
+    """eval/report.md: headline tables and the failing questions."""
+    s = data["summary"]
+    lines = [
+        "# Evaluation report", "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, {_cores()} cores; "
+        f"embedding {settings.embedding_model}, generator {settings.generator_model}; {len(data['results'])} questions; {seconds / 60:.1f} min.", "",
+        "## Retrieval (answerable questions, gold article in top k)", "",
+        "| group | mode | R@1 | R@3 | R@5 | MRR |", "|---|---|---|---|---|---|",
+    ]
+    for group in ("all", "lang:ar", "lang:en"):
+        for mode in ("dense", "bm25", "hybrid"):
+            if mode in s.get(group, {}):
+                m = s[group][mode]
+                lines.append(f"| {group} | {mode} | {m['r@1']:.2f} | {m['r@3']:.2f} | {m['r@5']:.2f} | {m['mrr']:.3f} |")
+    if not retrieval_only:
+        cols = ["n", "accuracy", "refusal_rate", "false_refusal_rate", "citation_precision", "citation_recall", "faithfulness", "ttft_p50_ms", "ttft_p90_ms", "total_p50_ms", "total_p90_ms", "prompt_tokens_p50"]
+        lines += ["", "## Answers", "", "| group | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        for group in sorted(s, key=lambda g: (g != "all", not g.startswith("lang"), g)):
+            lines.append(f"| {group} | " + " | ".join(_fmt(s[group].get(c)) for c in cols) + " |")
+        wrong = [r for r in data["results"] if not r.get("correct")]
+        lines += ["", f"## Questions answered wrongly ({len(wrong)})", "", "| id | lang | category | question | answer |", "|---|---|---|---|---|"]
+        for r in wrong:
+            lines.append(f"| {r['id']} | {r['language']} | {r['category']} | {r['question']} | {r['answer'].replace('|', '/').replace(chr(10), ' ')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def plot(data: dict[str, Any], path: Path) -> None:
+    """PNG: accuracy by category and language; latency distribution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = data["summary"]
+    cats = sorted(k[4:] for k in s if k.startswith("cat:"))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.38
+    for offset, lang in ((-width / 2, "ar"), (width / 2, "en")):
+        values = []
+        for cat in cats:
+            rows = [r for r in data["results"] if r["category"] == cat and r["language"] == lang]
+            values.append(sum(bool(r.get("correct")) for r in rows) / len(rows) if rows else 0)
+        left.bar([i + offset for i in range(len(cats))], values, width, label=lang)
+    left.set_xticks(range(len(cats)), cats, rotation=35, ha="right")
+    left.set_ylim(0, 1.05)
+    left.set_title("Correct (answers; refusals for unanswerable) by category")
+    left.legend()
+    for lang in ("ar", "en"):
+        right.hist([r["total_ms"] / 1000 for r in data["results"] if r["language"] == lang], bins=15, alpha=0.6, label=f"{lang} total")
+    right.hist([r["ttft_ms"] / 1000 for r in data["results"]], bins=15, alpha=0.4, label="first token (all)")
+    right.set_xlabel("seconds")
+    right.set_title("Latency")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """`rag eval`: run, print the headline, write report.md, results.json and a plot."""
+    path = Path(args.questions) if args.questions else REPO_ROOT / "eval" / "questions.jsonl"
+    out = Path(args.out) if args.out else REPO_ROOT / "eval"
+    questions = load_questions(path)
+    if args.ids:
+        wanted = set(args.ids.split(","))
+        questions = [q for q in questions if q.id in wanted]
+    if args.limit:
+        questions = questions[: args.limit]
+    started = time.time()
+    data = run(settings, questions, args.retrieval_only)
+    seconds = time.time() - started
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "-retrieval" if args.retrieval_only else ""
+    (out / f"results{suffix}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / f"report{suffix}.md").write_text(report_markdown(data, settings, args.retrieval_only, seconds), encoding="utf-8")
+    if not args.retrieval_only:
+        plot(data, out / "report.png")
+    print(json.dumps({k: v for k, v in data["summary"].items() if not k.startswith("cat:")}, indent=1))
+    return 0

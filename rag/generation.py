@@ -1,0 +1,182 @@
+"""Text generators behind one small protocol.
+
+`LlamaCppGenerator` runs a verified GGUF in-process with llama-cpp-python: the
+chat template comes from the GGUF (rendered in a sandboxed Jinja environment
+by llama-cpp-python's formatter), generation is greedy by default, and one
+lock serializes all use of the model (llama.cpp contexts are not thread-safe).
+llama.cpp keeps the KV cache of the previous prompt and re-evaluates only
+the tokens after the longest common prefix, so prompts are built with their
+constant part first.
+
+`OpenAIGenerator` sends the same messages to any OpenAI-compatible server
+(llama.cpp's server, vLLM), so generation can run elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import models
+from .errors import GenerationError
+from .settings import Settings
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one generation."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Generator(Protocol):
+    """What the assistant needs from a language model."""
+
+    name: str
+    n_ctx: int
+    lock: threading.Lock
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model's tokenizer makes of text."""
+        ...
+
+    def prompt_tokens(self, messages: list[Message]) -> int:
+        """Tokens of the whole rendered chat prompt."""
+        ...
+
+    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
+        """Answer text pieces as they come, then one Usage. Caller holds `lock`."""
+        ...
+
+
+class LlamaCppGenerator:
+    """A GGUF model run in-process by llama-cpp-python."""
+
+    def __init__(self, path: Path, name: str, n_ctx: int = 2048, threads: int = 2, seed: int = 0, temperature: float = 0.0) -> None:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.name = name
+        self.n_ctx = n_ctx
+        self.lock = threading.Lock()
+        self._temperature = temperature
+        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, seed=seed, verbose=False)
+        meta = self._llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise GenerationError(f"{path.name} carries no chat template")
+        eos = self._llm.detokenize([self._llm.token_eos()]).decode(errors="ignore")
+        bos = self._llm.detokenize([self._llm.token_bos()]).decode(errors="ignore") if self._llm.token_bos() >= 0 else ""
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[self._llm.token_eos()])
+        self._stops = sorted({eos, "<|im_end|>", "<|endoftext|>", "<end_of_turn>", "</s>"} - {""})
+
+    def render(self, messages: list[Message]) -> str:
+        """The prompt text the chat template makes of messages."""
+        return str(self._formatter(messages=messages).prompt)
+
+    def count_tokens(self, text: str) -> int:
+        """Token count of plain text (no BOS)."""
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=False))
+
+    def prompt_tokens(self, messages: list[Message]) -> int:
+        """Token count of the rendered prompt."""
+        return len(self._tokenize(self.render(messages)))
+
+    def _tokenize(self, prompt: str) -> list[int]:
+        # special=True only parses the template's own control tokens: user text
+        # reaching here has had such strings removed (text.strip_special_tokens).
+        return self._llm.tokenize(prompt.encode(), add_bos=False, special=True)
+
+    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
+        """Greedy (or seeded) generation, streamed; caller holds `lock`."""
+        tokens = self._tokenize(self.render(messages))
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise GenerationError(f"Prompt of {len(tokens)} tokens leaves no room in a {self.n_ctx}-token context")
+        completion = 0
+        for part in self._llm.create_completion(
+            tokens, max_tokens=max_tokens, temperature=self._temperature, top_k=1 if self._temperature == 0 else 40, stop=self._stops, stream=True
+        ):
+            completion += 1
+            text = part["choices"][0]["text"]  # type: ignore[index]
+            if text:
+                yield text
+        yield Usage(len(tokens), completion)
+
+
+class OpenAIGenerator:
+    """Generation on an OpenAI-compatible server (llama.cpp server, vLLM)."""
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 120.0, n_ctx: int = 4096, temperature: float = 0.0, seed: int = 0) -> None:
+        import httpx
+
+        self.name = f"{model} @ {base_url}"
+        self.n_ctx = n_ctx
+        self.lock = threading.Lock()
+        self._model = model
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=timeout)
+        self._temperature = temperature
+        self._seed = seed
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate (the server owns the tokenizer): about 3 characters a token."""
+        return max(1, len(text) // 3)
+
+    def prompt_tokens(self, messages: list[Message]) -> int:
+        """An estimate of the prompt's size."""
+        return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+
+    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
+        """Server-sent chunks of a streamed chat completion, then usage."""
+        import httpx
+
+        body: dict[str, Any] = {
+            "model": self._model, "messages": messages, "max_tokens": max_tokens, "temperature": self._temperature,
+            "seed": self._seed, "stream": True, "stream_options": {"include_usage": True},
+        }
+        usage = Usage(self.prompt_tokens(messages), 0)
+        pieces = 0
+        try:
+            with self._client.stream("POST", self._url, json=body, headers=self._headers) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise GenerationError(f"Generator server answered {response.status_code}: {response.text[:200]}")
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    event = json.loads(data)
+                    if event.get("usage"):
+                        usage = Usage(int(event["usage"].get("prompt_tokens", 0)), int(event["usage"].get("completion_tokens", 0)))
+                    for choice in event.get("choices") or []:
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            pieces += 1
+                            yield text
+        except httpx.HTTPError as exc:
+            raise GenerationError(f"Generator server unreachable or failed: {type(exc).__name__}") from None
+        yield usage if usage.completion_tokens else Usage(usage.prompt_tokens, pieces)
+
+
+def load_generator(settings: Settings, name: str | None = None) -> Generator:
+    """The generator chosen by settings: a verified local GGUF or an OpenAI-compatible server."""
+    if settings.generator_backend == "openai":
+        if not settings.openai_base_url:
+            raise GenerationError("generator_backend=openai needs openai_base_url")
+        return OpenAIGenerator(settings.openai_base_url, settings.openai_model, settings.openai_api_key, settings.openai_timeout, settings.n_ctx, settings.temperature, settings.seed)
+    name = name or settings.generator_model
+    spec = models.spec(name)
+    if spec.role != "generator":
+        raise GenerationError(f"{name} is not a generator")
+    folder = models.ensure(settings, name)
+    return LlamaCppGenerator(folder / spec.main_file, name, settings.n_ctx, settings.n_threads, settings.seed, settings.temperature)

@@ -1,0 +1,236 @@
+"""English spellings of names written in Arabic script.
+
+Arabic news writes foreign names phonetically (أوشاكوف, باتروشيف), and the
+small generator spells them back badly ("Yorushakov"). Spelling rules alone
+cannot recover the usual English form either: Arabic has no p or v and omits
+short vowels, so باتروشيف could be Batrushev or Patrushev.
+
+So the English form is *looked up*, not invented: every word of a large
+English frequency list (wordfreq, built from Wikipedia, news, subtitles and
+the web) gets a phonetic key; an Arabic word gets the same kind of key, and
+the English words sharing it are ranked by how well their vowels align and
+how common they are. Patrushev is in English news; Batrushev is not.
+
+What this does not do: translate exonyms (القاهرة is Cairo, not al-Qahira),
+or spell names that English text never uses; those are left to the model.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+
+_AR = {
+    "ا": "A", "أ": "A", "إ": "I", "آ": "A", "ٱ": "A", "ى": "A", "ة": "A", "و": "U", "ي": "I", "ؤ": "U", "ئ": "I",
+    "ب": "B", "پ": "B", "ت": "T", "ث": "T", "ج": "G", "ح": "H", "خ": "K", "د": "D", "ذ": "D", "ر": "R", "ز": "S",
+    "س": "S", "ش": "X", "ص": "S", "ض": "D", "ط": "T", "ظ": "S", "غ": "G", "ف": "F", "ڤ": "F", "ق": "K", "ك": "K",
+    "گ": "G", "ل": "L", "م": "M", "ن": "N", "ه": "H",
+}  # X stands for the sh sound; ء and ع are silent in transcribed names
+_EN_MULTI = (("sch", "X"), ("tch", "X"), ("sh", "X"), ("ch", "X"), ("kh", "K"), ("gh", "G"), ("ph", "F"), ("th", "T"), ("ck", "K"), ("zh", "G"), ("dj", "G"))
+_EN = {
+    "b": "B", "p": "B", "d": "D", "f": "F", "v": "F", "g": "G", "j": "G", "k": "K", "q": "K", "l": "L", "m": "M", "n": "N",
+    "r": "R", "s": "S", "z": "S", "t": "T", "h": "H", "w": "U", "y": "I", "a": "A", "e": "I", "i": "I", "o": "U", "u": "U",
+}
+_VOWELS = frozenset("AUI")
+_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u0640]")
+_PREFIXES = ("و", "ب", "ل", "ف", "ك")
+_MIN_ZIPF = 1.0  # English words rarer than this are not trusted
+_MAX_COST = 1.6  # worse alignments are not a spelling of the same name
+_W_CLOSE = 0.5  # weight of |English zipf - Arabic zipf|: a name is about as common in both
+_W_FREQ = 0.2  # weight of English frequency itself
+_PREFIX_PENALTY = 0.6  # reading a leading و ب ل ف ك as a clitic, not part of the name
+_SHORT_VOWEL = 0.3  # an English vowel that Arabic script leaves out
+_COMMON_ARABIC = 4.8  # Arabic words this frequent are vocabulary, not names
+_NAME_COST = 0.3  # a glossary entry needs a close match
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """An English spelling found for an Arabic word, with its alignment cost."""
+
+    arabic: str
+    english: str
+    cost: float
+    zipf: float
+
+
+def arabic_key(word: str) -> tuple[str, ...]:
+    """Sound classes of an Arabic word (consonants and long vowels)."""
+    word = _DIACRITICS.sub("", word)
+    if len(word) > 1 and word[0] in "أإا" and word[1] in "وي":
+        word = word[1:]  # أو / إي open a word with a vowel
+    out: list[str] = []
+    i = 0
+    while i < len(word):
+        if word.startswith("تش", i):
+            cls, i = "X", i + 2
+        elif word.startswith("اي", i) and i:
+            cls, i = "I", i + 2  # a diphthong: بايدن is Biden
+        else:
+            cls, i = _AR.get(word[i], ""), i + 1
+        if cls and not (out and out[-1] == cls and cls not in _VOWELS):
+            out.append(cls)
+    return tuple(out)
+
+
+def english_key(word: str) -> tuple[str, ...]:
+    """Sound classes of a lowercase English word."""
+    out: list[str] = []
+    i = 0
+    while i < len(word):
+        for letters, multi in _EN_MULTI:
+            if word.startswith(letters, i):
+                cls = multi
+                i += len(letters)
+                break
+        else:
+            ch = word[i]
+            i += 1
+            if ch == "c":
+                cls = "S" if i < len(word) and word[i] in "eiy" else "K"
+            elif ch == "x":
+                out.extend(c for c in ("K", "S") if not (out and out[-1] == c))
+                continue
+            else:
+                cls = _EN.get(ch, "")
+        if cls and not (out and out[-1] == cls and cls not in _VOWELS):
+            out.append(cls)
+    return tuple(out)
+
+
+def _skeleton(key: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c in key if c not in _VOWELS and c != "H")
+
+
+def _cost(ar: tuple[str, ...], en: tuple[str, ...]) -> float:
+    """Edit cost of reading the English word into the Arabic one (consonants must agree)."""
+    inf = 99.0
+    rows, cols = len(ar) + 1, len(en) + 1
+    d = [[inf] * cols for _ in range(rows)]
+    d[0][0] = 0.0
+    for i in range(rows):
+        for j in range(cols):
+            if i == j == 0:
+                continue
+            best = inf
+            if i and j:
+                a, e = ar[i - 1], en[j - 1]
+                sub = 0.0 if a == e else (0.5 if a in _VOWELS and e in _VOWELS else inf)
+                best = d[i - 1][j - 1] + sub
+            if j:  # an English letter Arabic does not write: short vowel, silent h
+                e = en[j - 1]
+                best = min(best, d[i][j - 1] + (_SHORT_VOWEL if e in _VOWELS or e == "H" else inf))
+            if i:  # an Arabic letter English does not write
+                a = ar[i - 1]
+                best = min(best, d[i - 1][j] + (0.7 if a in _VOWELS else 0.5 if a == "H" else inf))
+            d[i][j] = best
+    return d[-1][-1]
+
+
+@functools.lru_cache(maxsize=1)
+def _lexicon() -> dict[tuple[str, ...], list[tuple[str, tuple[str, ...], float]]]:
+    """English words by consonant skeleton (built once per process, ~3 s)."""
+    from wordfreq import get_frequency_dict
+
+    table: dict[tuple[str, ...], list[tuple[str, tuple[str, ...], float]]] = {}
+    for word, frequency in get_frequency_dict("en", wordlist="large").items():
+        if len(word) < 3 or not word.isascii() or not word.isalpha() or not any(v in word for v in "aeiou"):
+            continue
+        zipf = math.log10(frequency) + 9
+        if zipf < _MIN_ZIPF:
+            continue
+        key = english_key(word)
+        table.setdefault(_skeleton(key), []).append((word, key, zipf))
+    return table
+
+
+@functools.lru_cache(maxsize=4096)
+def spell(arabic_word: str) -> Spelling | None:
+    """The usual English spelling of one Arabic word, or None when none is known."""
+    word = _DIACRITICS.sub("", arabic_word).strip("«»\"'()[]،,.:؛؟!")
+    if len(word) < 2:
+        return None
+    tries = [(word, 0.0)] + [(word[1:], _PREFIX_PENALTY) for p in _PREFIXES if word.startswith(p) and len(word) > 3]
+    best: Spelling | None = None
+    for form, penalty in tries:
+        key = arabic_key(form)
+        skeleton = _skeleton(key)
+        if not skeleton:
+            continue
+        # A name is about as common in English text as in Arabic text; a common
+        # English word that happens to sound alike (يوري / "your") is not.
+        arabic_zipf = max(_arabic_zipf(form), 1.0)
+        for english, ekey, zipf in _lexicon().get(skeleton, ()):
+            cost = _cost(key, ekey) + penalty + _W_CLOSE * abs(zipf - arabic_zipf) - _W_FREQ * zipf
+            if cost <= _MAX_COST and (best is None or cost < best.cost):
+                best = Spelling(arabic_word, english.capitalize(), round(cost, 2), zipf)
+    return best
+
+
+@functools.lru_cache(maxsize=4096)
+def _arabic_zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "ar")
+
+
+def is_name_like(arabic_word: str) -> bool:
+    """True for a word that reads as a transcribed name, not Arabic vocabulary.
+
+    Three tests, all needed: the Arabic word is not very common Arabic; it
+    aligns closely with an English word; and that English word is not plain
+    English vocabulary. Names are about as frequent in other European
+    languages' text as in English, vocabulary ("fury", "road") is not; names
+    rare everywhere (Patrushev) pass.
+    """
+    bare = _DIACRITICS.sub("", arabic_word).strip("«»\"'()[]،,.:؛؟!")
+    if len(bare) < 3 or bare.startswith("ال") or _arabic_zipf(bare) >= _COMMON_ARABIC:
+        return False
+    spelling = spell(bare)
+    if spelling is None or spelling.cost > _NAME_COST:
+        return False
+    return spelling.zipf < 2.5 or _english_gap(spelling.english.lower()) < 1.2
+
+
+@functools.lru_cache(maxsize=4096)
+def _english_gap(word: str) -> float:
+    """How much more frequent word is in English than in other European languages."""
+    from wordfreq import zipf_frequency
+
+    others = sorted(zipf_frequency(word, lang) for lang in ("de", "fr", "es", "it", "nl", "pl"))
+    return zipf_frequency(word, "en") - others[-3]
+
+
+def glossary(text: str) -> dict[str, str]:
+    """Arabic name runs in text mapped to English spellings ("يوري أوشاكوف" → "Yuri Ushakov").
+
+    Adjacent name words form one run; a word carrying a clitic (لبوتين, "to
+    Putin") stands alone, without its clitic.
+    """
+    tokens = re.findall(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text)
+    out: dict[str, str] = {}
+    run: list[tuple[str, str]] = []
+
+    def close() -> None:
+        if run:
+            out[" ".join(a for a, _ in run)] = " ".join(e for _, e in run)
+            run.clear()
+
+    for token in tokens:
+        if not is_name_like(token):
+            close()
+            continue
+        spelling = spell(token)
+        assert spelling is not None
+        bare = _DIACRITICS.sub("", token)
+        stem = bare[1:] if bare[0] in _PREFIXES and len(bare) > 3 else ""
+        if stem and (s := spell(stem)) is not None and s.english == spelling.english:
+            close()
+            run.append((stem, spelling.english))
+            close()
+        else:
+            run.append((token, spelling.english))
+    close()
+    return out

@@ -1,0 +1,102 @@
+"""Prompts for the generator, kept small because prompt tokens are the
+latency budget (~40 tokens/s on two cores).
+
+The system message is constant, so llama.cpp reuses its KV cache from one
+question to the next; everything that changes comes after it. Two prompts:
+- `answer_messages`: numbered evidence passages and the question; the model
+  answers in Arabic, copying names and numbers from the passages (what a
+  small model does reliably on Arabic articles).
+- `translation_messages`: for an English question, the Arabic answer is put
+  into English with a glossary of the names it contains, spelled the usual
+  English way (see names.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .generation import Message
+from .retrieval import Passage
+from .text import strip_special_tokens
+
+NOT_FOUND = "NOT_IN_SOURCES"
+PASSAGE_CHAR_LIMIT = 1200  # a passage longer than this is cut (runaway sentences)
+
+ANSWER_SYSTEM = f"""You answer questions about Arabic news articles using only the numbered passages.
+Rules:
+- Use only facts stated in the passages; copy names and numbers exactly as written there.
+- Write the answer in Arabic, in one short sentence, even when the question is in English.
+- After the sentence, write the number of the passage it comes from, like [1].
+- If the passages do not answer the question, reply only: {NOT_FOUND}"""
+
+TRANSLATE_SYSTEM = """Translate the user's Arabic text into fluent English.
+Keep the bracketed numbers like [1] where they are.
+Spell names exactly as the glossary gives them.
+Output only the translation."""
+
+
+ENGLISH_SYSTEM = f"""You answer questions about Arabic news articles using only the numbered passages.
+Names in the passages are followed by their English spelling in parentheses.
+Rules:
+- Use only facts stated in the passages. Write names in their English spelling.
+- Answer in English, in one short sentence.
+- After the sentence, write the number of the passage it comes from, like [1].
+- If the passages do not answer the question, reply only: {NOT_FOUND}"""
+
+
+def annotate(text: str, names: dict[str, str]) -> str:
+    """Text with each Arabic name followed by its English spelling: يوري أوشاكوف (Yuri Ushakov)."""
+    for arabic in sorted(names, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w]){re.escape(arabic)}(?![\w(])(?! \()", f"{arabic} ({names[arabic]})", text)
+    return text
+
+
+def format_passage(p: Passage, names: dict[str, str] | None = None) -> str:
+    """One numbered passage line: [n] text (names annotated when given)."""
+    text = strip_special_tokens(p.text)
+    if names:
+        text = annotate(text, names)
+    if len(text) > PASSAGE_CHAR_LIMIT:
+        text = text[:PASSAGE_CHAR_LIMIT].rsplit(" ", 1)[0] + " …"
+    return f"[{p.n}] {text}"
+
+
+def answer_messages(question: str, passages: list[Passage], context: str = "", english: bool = False) -> list[Message]:
+    """Messages asking for a cited answer from the passages: Arabic, or English with names annotated."""
+    if english:
+        from .names import glossary
+
+        names = glossary(" ".join(p.text for p in passages))
+        system = ENGLISH_SYSTEM
+    else:
+        names, system = {}, ANSWER_SYSTEM
+    lines = ["Passages:", *(format_passage(p, names) for p in passages), ""]
+    if context:
+        lines.append(f"Earlier question: {strip_special_tokens(context)}")
+    lines.append(f"Question: {strip_special_tokens(question)}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def translation_messages(arabic_answer: str, names: dict[str, str]) -> list[Message]:
+    """Messages asking for an English rendering of an Arabic answer, with a name glossary."""
+    glossary = "; ".join(f"{ar} = {en}" for ar, en in names.items()) or "none"
+    return [
+        {"role": "system", "content": TRANSLATE_SYSTEM},
+        {"role": "user", "content": f"Glossary: {glossary}\nText: {strip_special_tokens(arabic_answer)}"},
+    ]
+
+
+def fit(question: str, passages: list[Passage], context: str, budget: int, count: Callable[[list[Message]], int], english: bool = False) -> tuple[list[Passage], list[Message]]:
+    """Drop the lowest-ranked passages until the prompt fits in `budget` tokens.
+
+    Passages are renumbered 1..k after dropping, so [n] always refers to the
+    prompt the model saw.
+    """
+    kept = list(passages)
+    while True:
+        numbered = [Passage(i, p.chunk, p.sentences, p.score) for i, p in enumerate(kept, 1)]
+        messages = answer_messages(question, numbered, context, english)
+        if count(messages) <= budget or not kept:
+            return numbered, messages
+        kept.pop()

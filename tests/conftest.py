@@ -1,0 +1,137 @@
+"""Shared fixtures: deterministic fakes behind the Embedder / Generator
+protocols, a small corpus, and (for tests marked `models`) the real default
+models, fetched and verified into the store when missing."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.generation import Message, Usage
+from rag.settings import REPO_ROOT, Settings
+from rag.text import words
+
+SEEDS = REPO_ROOT / "seeds"
+
+
+class FakeEmbedder:
+    """Bag of normalized words hashed into 256 dimensions: same words, similar vectors."""
+
+    model_id = "fake/bag-of-words"
+    dimension = 256
+
+    def __init__(self) -> None:
+        self.embedded = 0  # texts embedded so far
+
+    def _vector(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dimension, dtype=np.float32)
+        for w in words(text):
+            v[int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def embed_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        self.embedded += len(texts)
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def fingerprint(self) -> dict[str, str]:
+        return {"fake": "1"}
+
+
+class FakeGenerator:
+    """Answers with whatever `respond(messages)` returns, word by word; records every call."""
+
+    def __init__(self, respond: Callable[[list[Message]], str], n_ctx: int = 2048) -> None:
+        self.name = "fake"
+        self.n_ctx = n_ctx
+        self.lock = threading.Lock()
+        self.respond = respond
+        self.calls: list[list[Message]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def prompt_tokens(self, messages: list[Message]) -> int:
+        return sum(self.count_tokens(m["content"]) + 3 for m in messages)
+
+    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
+        self.calls.append(messages)
+        text = self.respond(messages)
+        pieces = text.split(" ")
+        for i, piece in enumerate(pieces):
+            yield piece if i == 0 else " " + piece
+        yield Usage(self.prompt_tokens(messages), len(pieces))
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, corpus: Path) -> Settings:
+    return Settings.load({"corpus_dir": corpus, "index_dir": tmp_path / "index", "model_dir": tmp_path / "models"}, environ={})
+
+
+@pytest.fixture
+def fake_index(settings: Settings, fake_embedder: FakeEmbedder):
+    from rag import index
+
+    index.build(settings.corpus_dir, settings.index_dir, fake_embedder, "fake", 60, 1)
+    return index.load(settings.index_dir)
+
+
+# Real models ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Default settings with a private index; the real models are fetched if missing."""
+    from rag import models
+
+    s = Settings.load({"index_dir": tmp_path_factory.mktemp("real-index")})
+    for name in (s.embedding_model, s.generator_model):
+        models.fetch(s, name)
+    return s
+
+
+@pytest.fixture(scope="session")
+def real_embedder(real_settings: Settings):
+    from rag.embedding import load_embedder
+
+    return load_embedder(real_settings)
+
+
+@pytest.fixture(scope="session")
+def real_index(real_settings: Settings, real_embedder):
+    from rag import index
+
+    index.build(real_settings.corpus_dir, real_settings.index_dir, real_embedder, real_settings.embedding_model, real_settings.chunk_tokens, real_settings.chunk_overlap)
+    return index.load(real_settings.index_dir)
+
+
+@pytest.fixture(scope="session")
+def real_assistant(real_settings: Settings, real_index, real_embedder):
+    from rag.answering import Assistant
+    from rag.generation import load_generator
+
+    return Assistant(real_settings, real_index, real_embedder, load_generator(real_settings))

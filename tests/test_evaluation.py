@@ -1,0 +1,73 @@
+import pytest
+
+from rag.evaluation import alias_present, answer_correct, citation_precision, load_questions, mrr, percentile, recall_at, retrieval_ranks
+
+
+@pytest.mark.parametrize(
+    ("alias", "text", "expected"),
+    [
+        ("أوشاكوف", "تحدث مع يوري أوشاكوف", True),
+        ("أوشاكوف", "تحدث مع يوري اوشاكوف", True),  # hamza folded
+        ("غيراسيموف", "رئيسُ الأركانِ فاليري غيراسيموفَ", True),  # diacritics
+        ("2014", "عام ٢٠١٤", True),  # Eastern digits
+        ("US", "Russia said", False),  # Latin aliases match whole words only
+        ("US", "the US side", True),
+        ("Ushakov", "USHAKOV", True),
+        ("New START", "the new start treaty", True),
+        ("شويغو", "شويجو", False),  # a spelling variant needs its own alias
+        ("ساخن", "خطاً ساخناً", True),
+        ("", "anything", False),
+    ],
+)
+def test_alias_present(alias: str, text: str, expected: bool) -> None:
+    assert alias_present(alias, text) is expected
+
+
+def test_answer_correct_needs_every_group() -> None:
+    groups = [["Ushakov", "أوشاكوف"], ["Patrushev", "باتروشيف"]]
+    assert answer_correct("Ushakov and باتروشيف", groups)
+    assert not answer_correct("Ushakov only", groups)
+    assert not answer_correct("anything", [])
+
+
+def test_retrieval_metrics() -> None:
+    ranks = [retrieval_ranks(["a"], ["a", "b"]), retrieval_ranks(["a"], ["b", "c", "a"]), retrieval_ranks(["a"], ["b"])]
+    assert ranks == [1, 3, None]
+    assert recall_at(ranks, 1) == pytest.approx(1 / 3)
+    assert recall_at(ranks, 3) == pytest.approx(2 / 3)
+    assert mrr(ranks) == pytest.approx((1 + 1 / 3) / 3)
+    assert recall_at([], 5) == 0.0
+
+
+def test_citation_precision() -> None:
+    assert citation_precision(["نص فيه أوشاكوف هنا", "نص آخر"], ["فيه اوشاكوف"]) == 0.5
+    assert citation_precision([], ["x"]) is None
+
+
+def test_percentile() -> None:
+    assert percentile([5, 1, 3], 50) == 3
+    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9
+    assert percentile([], 50) == 0.0
+
+
+def test_question_set_is_well_formed_and_grounded() -> None:
+    """Every gold evidence string occurs in a gold article; the set covers what it must."""
+    from collections import Counter
+
+    from conftest import SEEDS
+
+    from rag.documents import load_corpus
+    from rag.settings import REPO_ROOT
+    from rag.text import normalize
+
+    questions = load_questions(REPO_ROOT / "eval" / "questions.jsonl")
+    docs = {d.doc_id: normalize(d.text) for d in load_corpus(SEEDS)[0]}
+    assert len(questions) >= 60 and len({q.id for q in questions}) == len(questions)
+    langs = Counter(q.language for q in questions)
+    assert min(langs.values()) >= 0.4 * len(questions)
+    assert sum(not q.answerable for q in questions) >= 10
+    assert sum(bool(q.history) for q in questions) >= 4
+    assert sum(len(q.doc_ids) > 1 for q in questions) >= 4
+    for q in questions:
+        for doc_id in q.doc_ids:
+            assert any(normalize(e) in docs[doc_id] for e in q.evidence), (q.id, doc_id)

@@ -1,0 +1,37 @@
+"""English spellings of Arabic-script names. The dev list (tests/data/names_dev.tsv) holds
+names and places that are not in the seed articles."""
+
+from pathlib import Path
+
+import pytest
+
+from rag import names
+
+DEV = [line.split("\t") for line in (Path(__file__).parent / "data" / "names_dev.tsv").read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_dev_list_accuracy() -> None:
+    right = sum(1 for ar, en in DEV if (s := names.spell(ar)) and s.english.lower() == en.lower())
+    assert right / len(DEV) >= 0.65, right / len(DEV)
+
+
+@pytest.mark.parametrize(("arabic", "english"), [("ميدفيديف", "Medvedev"), ("لوكاشينكو", "Lukashenko"), ("ماكرون", "Macron"), ("بلينكن", "Blinken")])
+def test_known_names(arabic: str, english: str) -> None:
+    assert names.spell(arabic).english == english
+
+
+def test_sounds_are_keyed_alike_in_both_scripts() -> None:
+    assert names._skeleton(names.arabic_key("باتروشيف")) == names._skeleton(names.english_key("patrushev"))
+    assert names._skeleton(names.arabic_key("تشارلز")) == names._skeleton(names.english_key("charles"))
+
+
+@pytest.mark.parametrize("word", ["كان", "قال", "الحكومة", "مستشار", "في", "و"])
+def test_arabic_vocabulary_is_not_a_name(word: str) -> None:
+    assert not names.is_name_like(word)
+
+
+def test_glossary_groups_name_runs_and_drops_the_and_prefix() -> None:
+    g = names.glossary("واجتمع ميدفيديف مع لوكاشينكو وماكرون")
+    assert g.get("ميدفيديف") == "Medvedev"
+    assert g.get("لوكاشينكو") == "Lukashenko"
+    assert "Macron" in g.values()

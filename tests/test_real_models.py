@@ -1,0 +1,116 @@
+"""End to end with the real default models (EmbeddingGemma-300m, Qwen2.5-Coder-1.5B
+GGUF) and the real llama.cpp path; the models are fetched and verified by the
+`real_settings` fixture when missing."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.evaluation import load_questions, recall_at, retrieval_ranks
+from rag.retrieval import Retriever
+from rag.settings import REPO_ROOT
+
+pytestmark = pytest.mark.models
+SULLIVAN_DOC = "000_a00ca570afe35320"
+
+
+def _rag(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, timeout=600)
+
+
+@pytest.mark.parametrize("question", ["Who did Sullivan talk to?", "مع من تحدث سوليفان؟"])
+def test_search_json_ranks_the_sullivan_article_first(real_index, real_settings, question: str) -> None:
+    out = _rag("--index", str(real_settings.index_dir), "search", "--json", question)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["query"] == question
+    assert data["hits"][0]["doc_id"] == SULLIVAN_DOC
+    assert [h["rank"] for h in data["hits"]] == list(range(1, len(data["hits"]) + 1))
+    assert set(data["hits"][0]) == {"rank", "doc_id", "chunk_id", "title", "date", "score", "text"}
+
+
+def test_retrieval_recall_at_5_on_the_dev_set(real_index, real_embedder) -> None:
+    retriever = Retriever(real_index, real_embedder)
+    questions = [q for q in load_questions(REPO_ROOT / "eval" / "questions.jsonl") if q.answerable and not q.history]
+    for lang in ("ar", "en"):
+        ranks = [retrieval_ranks(q.doc_ids, [h.chunk.doc_id for h in retriever.search(q.question, 5)]) for q in questions if q.language == lang]
+        assert len(ranks) >= 20
+        assert recall_at(ranks, 5) >= 0.95, (lang, ranks)
+
+
+def test_english_sullivan_question(real_assistant) -> None:
+    answer = real_assistant.ask("Who did Sullivan talk to?")
+    assert answer.language == "en" and not answer.refused
+    assert "Ushakov" in answer.answer and "Patrushev" in answer.answer, answer.answer
+    assert any(c.doc_id == SULLIVAN_DOC and c.supported for c in answer.citations)
+
+
+def test_arabic_sullivan_question(real_assistant) -> None:
+    answer = real_assistant.ask("مع من تحدث سوليفان؟")
+    assert answer.language == "ar" and not answer.refused
+    assert "أوشاكوف" in answer.answer and "باتروشيف" in answer.answer, answer.answer
+    assert any(c.doc_id == SULLIVAN_DOC and c.supported for c in answer.citations)
+
+
+def test_unrelated_question_is_refused(real_assistant) -> None:
+    answer = real_assistant.ask("What is a good recipe for hummus?")
+    assert answer.refused and answer.answer == "The articles do not say."
+
+
+def test_ask_json_contract(real_index, real_settings) -> None:
+    out = _rag("--index", str(real_settings.index_dir), "ask", "--json", "أين جرت محادثات مديري الاستخبارات الأميركية والروسية؟")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) == {"question", "answer", "refused", "language", "citations", "timings"}
+    assert set(data["timings"]) == {"retrieve_ms", "prompt_tokens", "ttft_ms", "completion_tokens", "total_ms"}
+    assert data["language"] == "ar" and "أنقرة" in data["answer"]
+    for c in data["citations"]:
+        assert set(c) == {"n", "doc_id", "chunk_id", "title", "text", "quote", "start", "end", "supported"}
+        assert c["text"][c["start"] : c["end"]] == c["quote"]
+
+
+def test_corrupt_index_is_a_clear_cli_error(real_index, real_settings, tmp_path: Path) -> None:
+    copy = tmp_path / "index"
+    shutil.copytree(real_settings.index_dir, copy)
+    live = copy / (copy / "CURRENT").read_text().strip()
+    (live / "chunks.faiss").write_bytes(b"garbage")
+    out = _rag("--index", str(copy), "search", "anything")
+    assert out.returncode == 2 and "damaged" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_tampered_model_is_refused_and_named(real_settings, tmp_path: Path) -> None:
+    from rag import models
+
+    models.fetch(real_settings, "smollm2-135m-instruct-q4_1")
+    store = tmp_path / "store"
+    shutil.copytree(real_settings.model_dir / "smollm2-135m-instruct-q4_1", store / "smollm2-135m-instruct-q4_1")
+    gguf = store / "smollm2-135m-instruct-q4_1" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    with open(gguf, "r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00\x01\x02\x03")
+    env = {"RAG_MODEL_DIR": str(store)}
+    listing = _rag("models", "list", "--json", env=env)
+    assert {r["name"]: r["status"] for r in json.loads(listing.stdout)}["smollm2-135m-instruct-q4_1"] == "corrupt"
+    out = _rag("--index", str(real_settings.index_dir), "ask", "hello?", env={**env, "RAG_GENERATOR_MODEL": "smollm2-135m-instruct-q4_1", "RAG_EMBEDDING_MODEL": "embeddinggemma-300m"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_llama_cpp_backend_streams_and_counts(real_settings) -> None:
+    from rag import models
+    from rag.generation import LlamaCppGenerator, Usage
+
+    folder = models.fetch(real_settings, "smollm2-135m-instruct-q4_1")
+    gen = LlamaCppGenerator(folder / "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2", n_ctx=512, threads=2)
+    messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is the capital of France?"}]
+    with gen.lock:
+        events = list(gen.stream(messages, 24))
+    text = "".join(e for e in events if isinstance(e, str))
+    usage = events[-1]
+    assert isinstance(usage, Usage) and usage.prompt_tokens == gen.prompt_tokens(messages) and 0 < usage.completion_tokens <= 24
+    assert text.strip() and "<|im_end|>" not in text
+    assert "<|im_start|>system" in gen.render(messages)  # the GGUF's own chat template
