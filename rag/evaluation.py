@@ -103,6 +103,27 @@ def citation_precision(cited_texts: list[str], evidence: list[str]) -> float | N
     return sum(1 for t in cited_texts if any(e in normalize(t) for e in ev)) / len(cited_texts)
 
 
+def evidence_shown(passage_texts: list[str], evidence: list[str]) -> bool:
+    """Some gold evidence is in the passages the model saw (whole, or as a passage sentence)."""
+    shown = [normalize(t) for t in passage_texts]
+    return any(normalize(e) in t or t in normalize(e) for e in evidence for t in shown if t)
+
+
+def failure_reason(r: dict[str, Any]) -> str:
+    """Why a question failed, from its recorded result."""
+    if not r["answerable"]:
+        return "answered a question the articles do not answer"
+    if r.get("refused"):
+        return "refused although the passages hold the answer" if r.get("evidence_in_prompt") else "refused; the evidence sentence was not among the passages"
+    if not r.get("evidence_in_prompt"):
+        return "the evidence sentence was not among the passages"
+    if r.get("citation_precision") == 0:
+        return "answered from a passage without the evidence"
+    if r["language"] == "en":
+        return "evidence shown, but the English answer lacks the gold fact or spells it differently"
+    return "evidence shown, but the answer lacks the gold fact"
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank) of values, 0 when empty."""
     if not values:
@@ -149,6 +170,7 @@ def run(settings: Settings, questions: list[Question], retrieval_only: bool, pro
                 "citation_recall": (len({c.doc_id for c in answer.citations} & set(q.doc_ids)) / len(q.doc_ids)) if q.answerable and not answer.refused else None,
                 "faithfulness": (sum(c.supported for c in answer.citations) / len(answer.citations)) if answer.citations else None,
                 "top_score": round(answer.passages[0].score, 3) if answer.passages else None,
+                "evidence_in_prompt": evidence_shown([p.text for p in answer.passages], q.evidence) if q.answerable else None,
                 **{k: v for k, v in answer.to_json()["timings"].items()},
             })
     return {"results": results, "summary": summarize(results, retrieval_only)}
@@ -216,9 +238,13 @@ def report_markdown(data: dict[str, Any], settings: Settings, retrieval_only: bo
         for group in sorted(s, key=lambda g: (g != "all", not g.startswith("lang"), g)):
             lines.append(f"| {group} | " + " | ".join(_fmt(s[group].get(c)) for c in cols) + " |")
         wrong = [r for r in data["results"] if not r.get("correct")]
-        lines += ["", f"## Questions answered wrongly ({len(wrong)})", "", "| id | lang | category | question | answer |", "|---|---|---|---|---|"]
+        lines += ["", f"## Questions answered wrongly ({len(wrong)})", "", "| id | lang | category | question | answer | why |", "|---|---|---|---|---|---|"]
         for r in wrong:
-            lines.append(f"| {r['id']} | {r['language']} | {r['category']} | {r['question']} | {r['answer'].replace('|', '/').replace(chr(10), ' ')} |")
+            lines.append(f"| {r['id']} | {r['language']} | {r['category']} | {r['question']} | {r['answer'].replace('|', '/').replace(chr(10), ' ')} | {failure_reason(r)} |")
+        reasons: dict[str, int] = defaultdict(int)
+        for r in wrong:
+            reasons[failure_reason(r)] += 1
+        lines += ["", "| why | questions |", "|---|---|", *(f"| {k} | {v} |" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))]
     return "\n".join(lines) + "\n"
 
 

@@ -28,7 +28,7 @@ _AR = {
     "س": "S", "ش": "X", "ص": "S", "ض": "D", "ط": "T", "ظ": "S", "غ": "G", "ف": "F", "ڤ": "F", "ق": "K", "ك": "K",
     "گ": "G", "ل": "L", "م": "M", "ن": "N", "ه": "H",
 }  # X stands for the sh sound; ء and ع are silent in transcribed names
-_EN_MULTI = (("sch", "X"), ("tch", "X"), ("sh", "X"), ("ch", "X"), ("kh", "K"), ("gh", "G"), ("ph", "F"), ("th", "T"), ("ck", "K"), ("zh", "G"), ("dj", "G"))
+_EN_MULTI = (("au", "U"), ("sch", "X"), ("tch", "X"), ("sh", "X"), ("ch", "X"), ("kh", "K"), ("gh", "G"), ("ph", "F"), ("th", "T"), ("ck", "K"), ("zh", "G"), ("dj", "G"))
 _EN = {
     "b": "B", "p": "B", "d": "D", "f": "F", "v": "F", "g": "G", "j": "G", "k": "K", "q": "K", "l": "L", "m": "M", "n": "N",
     "r": "R", "s": "S", "z": "S", "t": "T", "h": "H", "w": "U", "y": "I", "a": "A", "e": "I", "i": "I", "o": "U", "u": "U",
@@ -191,7 +191,7 @@ def is_name_like(arabic_word: str) -> bool:
     spelling = spell(bare)
     if spelling is None or spelling.cost > _NAME_COST:
         return False
-    return spelling.zipf < 2.5 or _english_gap(spelling.english.lower()) < 1.2
+    return spelling.zipf < 2.5 or _english_gap(spelling.english.lower()) < 0.75
 
 
 @functools.lru_cache(maxsize=4096)

@@ -23,11 +23,11 @@ from .text import strip_special_tokens
 NOT_FOUND = "NOT_IN_SOURCES"
 PASSAGE_CHAR_LIMIT = 1200  # a passage longer than this is cut (runaway sentences)
 
-ANSWER_SYSTEM = f"""You answer questions about Arabic news articles using only the numbered passages.
+ANSWER_SYSTEM = f"""You answer questions about news articles using only the numbered passages.
 Rules:
-- Use only facts stated in the passages; copy names and numbers exactly as written there.
-- Write the answer in Arabic, in one short sentence, even when the question is in English.
-- After the sentence, write the number of the passage it comes from, like [1].
+- Use only facts stated in the passages.
+- After each sentence, write the number of the passage it comes from, like [1].
+- Answer in Arabic, in one or two short sentences.
 - If the passages do not answer the question, reply only: {NOT_FOUND}"""
 
 TRANSLATE_SYSTEM = """Translate the user's Arabic text into fluent English.
@@ -36,12 +36,12 @@ Spell names exactly as the glossary gives them.
 Output only the translation."""
 
 
-ENGLISH_SYSTEM = f"""You answer questions about Arabic news articles using only the numbered passages.
+ENGLISH_SYSTEM = f"""You answer questions about news articles using only the numbered passages.
 Names in the passages are followed by their English spelling in parentheses.
 Rules:
 - Use only facts stated in the passages. Write names in their English spelling.
-- Answer in English, in one short sentence.
-- After the sentence, write the number of the passage it comes from, like [1].
+- After each sentence, write the number of the passage it comes from, like [1].
+- Answer in English, in one or two short sentences.
 - If the passages do not answer the question, reply only: {NOT_FOUND}"""
 
 

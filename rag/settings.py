@@ -47,7 +47,7 @@ class Settings:
     chunk_tokens: int = _doc("Target chunk size in embedding-tokenizer tokens.", default=160, lo=32, hi=2000)
     chunk_overlap: int = _doc("Sentences repeated between neighbouring chunks.", default=1, lo=0, hi=5)
     top_k: int = _doc("Chunks retrieved per question.", default=5, lo=1, hi=50)
-    evidence_sentences: int = _doc("Evidence sentences put in the prompt.", default=3, lo=1, hi=20)
+    evidence_sentences: int = _doc("Evidence sentences put in the prompt.", default=4, lo=1, hi=20)
     english_mode: str = _doc("English answers: 'direct' (names annotated in the passages) or 'translate' (Arabic answer, then English).", default="direct")
     refusal_threshold: float = _doc("Below this best sentence similarity the assistant refuses without generating.", default=0.25, lo=0.0, hi=1.0)
     n_ctx: int = _doc("Generator context window in tokens.", default=2048, lo=512, hi=32768)

@@ -71,3 +71,16 @@ def test_question_set_is_well_formed_and_grounded() -> None:
     for q in questions:
         for doc_id in q.doc_ids:
             assert any(normalize(e) in docs[doc_id] for e in q.evidence), (q.id, doc_id)
+
+
+def test_failure_reasons() -> None:
+    from rag.evaluation import evidence_shown, failure_reason
+
+    assert evidence_shown(["قال إن سوليفان تحدث مع أوشاكوف."], ["سوليفان تحدث مع أوشاكوف"])
+    assert not evidence_shown(["نص آخر"], ["سوليفان"])
+    base = {"answerable": True, "refused": False, "evidence_in_prompt": True, "citation_precision": 1.0, "language": "ar"}
+    assert "do not answer" in failure_reason({**base, "answerable": False})
+    assert "refused although" in failure_reason({**base, "refused": True})
+    assert "not among" in failure_reason({**base, "evidence_in_prompt": False})
+    assert "without the evidence" in failure_reason({**base, "citation_precision": 0})
+    assert "English" in failure_reason({**base, "language": "en"})
