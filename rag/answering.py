@@ -148,7 +148,8 @@ class Assistant:
         gen = self.generator
         budget = gen.n_ctx - self.settings.max_answer_tokens
         direct = language == "ar" or self.settings.english_mode == "direct"
-        passages, messages = prompting.fit(question, passages, context, budget, gen.prompt_tokens, english=language == "en" and direct)
+        glossary = names.glossary(" ".join(p.text for p in passages)) if language == "en" else {}
+        passages, messages = prompting.fit(question, passages, context, budget, gen.prompt_tokens, glossary if language == "en" and direct else None)
         if not passages:
             raise QuestionError("The question is too long to answer together with any passage.")
         first: float | None = None
@@ -192,7 +193,10 @@ class Assistant:
             answer = cite.clean_markers("".join(parts).strip(), valid)
             if not cite.markers(answer) and cite.markers(draft):
                 answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
-        citations = cite.build(answer, passages, check_text=draft, similarity=self._similarity)
+        check = draft if not direct else answer
+        citations = cite.build(answer, passages, check_text=check, similarity=self._similarity, names={en: ar for ar, en in glossary.items()})
+        if citations and not cite.markers(answer):  # cited by matching: show the markers so they can be clicked
+            answer = answer.rstrip() + " " + "".join(f"[{c.n}]" for c in citations)
         yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, draft, query)
 
     def _finish(self, question: str, text: str, refused: bool, language: str, citations: list[cite.Citation], started: float, retrieve_ms: float, first: float | None, usage: Usage, passages: list[Passage], hits: list[Hit], draft: str, query: str) -> Answer:

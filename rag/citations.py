@@ -82,6 +82,20 @@ def _facts_present(claim: str, passage_text: str) -> bool:
     return all(n in target for n in _NUMBER.findall(normalize(claim)))
 
 
+def _with_arabic_names(claim: str, names: dict[str, str]) -> str:
+    """The claim with English spellings of names replaced by their Arabic forms (for matching)."""
+    for english in sorted(names, key=len, reverse=True):
+        claim = re.sub(rf"\b{re.escape(english)}\b", names[english], claim)
+    return claim
+
+
+def _names_supported(claim: str, passage_text: str, names: dict[str, str]) -> bool:
+    """The claim names at least one known name, and every such name is in the passage."""
+    mentioned = [ar for en, ar in names.items() if re.search(rf"\b{re.escape(en)}\b", claim)]
+    target = normalize(passage_text)
+    return bool(mentioned) and all(all(normalize(w) in target for w in ar.split()) for ar in mentioned)
+
+
 def best_sentence(claim: str, passage: Passage) -> tuple[int, float]:
     """Index (in chunk.sentences) and overlap of the passage sentence closest to the claim."""
     candidates = passage.sentences or tuple(range(len(passage.chunk.sentences)))
@@ -95,19 +109,23 @@ def build(
     passages: list[Passage],
     check_text: str | None = None,
     similarity: Callable[[str, list[str]], np.ndarray] | None = None,
+    names: dict[str, str] | None = None,
 ) -> list[Citation]:
     """Citations for an answer's markers, each verified against its passage.
 
     check_text is the text verified against the passages when it differs
     from the answer shown (an English answer is checked through its Arabic
-    draft); similarity(claim, sentences) gives cosine similarities.
+    draft); similarity(claim, sentences) gives cosine similarities; names
+    maps English spellings to the Arabic names of the passages, so an English
+    claim can be matched and checked by the names it states.
     """
+    names = names or {}
     by_n = {p.n: p for p in passages}
     source = check_text if check_text is not None else answer
     claims: list[tuple[str, list[int]]] = []
     for span in split_sentences(source):
         cited = [n for n in markers(span.text) if n in by_n]
-        claim = strip_markers(span.text)
+        claim = _with_arabic_names(strip_markers(span.text), names)
         if claim:
             claims.append((claim, cited))
     if claims and not any(c for _, c in claims):  # no usable marker: match sentences to passages
@@ -119,7 +137,7 @@ def build(
             index, overlap = best_sentence(claim, passage)
             start, end = passage.chunk.sentences[index]
             quote = passage.chunk.text[start:end]
-            supported = overlap >= SUPPORT_OVERLAP and _facts_present(claim, quote)
+            supported = (overlap >= SUPPORT_OVERLAP or _names_supported(claim, quote, {ar: ar for ar in names.values()})) and _facts_present(claim, quote)
             if not supported and similarity is not None:
                 sims = similarity(claim, [quote])
                 supported = bool(sims.size and float(sims.max()) >= SUPPORT_SIMILARITY and _facts_present(claim, passage.text))

@@ -62,15 +62,9 @@ def format_passage(p: Passage, names: dict[str, str] | None = None) -> str:
     return f"[{p.n}] {text}"
 
 
-def answer_messages(question: str, passages: list[Passage], context: str = "", english: bool = False) -> list[Message]:
-    """Messages asking for a cited answer from the passages: Arabic, or English with names annotated."""
-    if english:
-        from .names import glossary
-
-        names = glossary(" ".join(p.text for p in passages))
-        system = ENGLISH_SYSTEM
-    else:
-        names, system = {}, ANSWER_SYSTEM
+def answer_messages(question: str, passages: list[Passage], context: str = "", names: dict[str, str] | None = None) -> list[Message]:
+    """Messages asking for a cited answer: in Arabic, or (names given) in English with the names annotated."""
+    system = ANSWER_SYSTEM if names is None else ENGLISH_SYSTEM
     lines = ["Passages:", *(format_passage(p, names) for p in passages), ""]
     if context:
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
@@ -87,7 +81,7 @@ def translation_messages(arabic_answer: str, names: dict[str, str]) -> list[Mess
     ]
 
 
-def fit(question: str, passages: list[Passage], context: str, budget: int, count: Callable[[list[Message]], int], english: bool = False) -> tuple[list[Passage], list[Message]]:
+def fit(question: str, passages: list[Passage], context: str, budget: int, count: Callable[[list[Message]], int], names: dict[str, str] | None = None) -> tuple[list[Passage], list[Message]]:
     """Drop the lowest-ranked passages until the prompt fits in `budget` tokens.
 
     Passages are renumbered 1..k after dropping, so [n] always refers to the
@@ -96,7 +90,7 @@ def fit(question: str, passages: list[Passage], context: str, budget: int, count
     kept = list(passages)
     while True:
         numbered = [Passage(i, p.chunk, p.sentences, p.score) for i, p in enumerate(kept, 1)]
-        messages = answer_messages(question, numbered, context, english)
+        messages = answer_messages(question, numbered, context, names)
         if count(messages) <= budget or not kept:
             return numbered, messages
         kept.pop()

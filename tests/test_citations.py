@@ -54,3 +54,11 @@ def test_semantic_similarity_can_support_a_paraphrase() -> None:
 def test_markers_helpers() -> None:
     assert cite.markers("a [2] b [1][2]") == [2, 1]
     assert cite.strip_markers("جواب [1] [2]") == "جواب"
+
+
+def test_english_claim_is_matched_and_checked_by_its_names() -> None:
+    names = {"Yuri Ushakov": "يوري أوشاكوف", "Naryshkin": "ناريشكين", "Burns": "بيرنز"}
+    out = cite.build("Sullivan spoke with Yuri Ushakov.", PASSAGES, names=names)  # no marker: matched by name
+    assert [(c.n, c.supported) for c in out] == [(1, True)]
+    (wrong,) = cite.build("Burns met Naryshkin [1].", PASSAGES, names=names)  # names not in passage 1
+    assert not wrong.supported
