@@ -193,8 +193,7 @@ class Assistant:
             answer = cite.clean_markers("".join(parts).strip(), valid)
             if not cite.markers(answer) and cite.markers(draft):
                 answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
-        check = draft if not direct else answer
-        citations = cite.build(answer, passages, check_text=check, similarity=self._similarity, names={en: ar for ar, en in glossary.items()})
+        citations = cite.build(answer, passages, check_text=draft, similarity=self._similarity, names={en: ar for ar, en in glossary.items()})
         if citations and not cite.markers(answer):  # cited by matching: show the markers so they can be clicked
             answer = answer.rstrip() + " " + "".join(f"[{c.n}]" for c in citations)
         yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, draft, query)

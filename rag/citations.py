@@ -13,7 +13,7 @@ by matching its sentences to the passages.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,9 +89,9 @@ def _with_arabic_names(claim: str, names: dict[str, str]) -> str:
     return claim
 
 
-def _names_supported(claim: str, passage_text: str, names: dict[str, str]) -> bool:
-    """The claim names at least one known name, and every such name is in the passage."""
-    mentioned = [ar for en, ar in names.items() if re.search(rf"\b{re.escape(en)}\b", claim)]
+def _names_supported(claim: str, passage_text: str, arabic_names: Iterable[str]) -> bool:
+    """The claim states at least one known name, and every name it states is in the passage."""
+    mentioned = [ar for ar in arabic_names if re.search(rf"\b{re.escape(ar)}\b", claim)]
     target = normalize(passage_text)
     return bool(mentioned) and all(all(normalize(w) in target for w in ar.split()) for ar in mentioned)
 
@@ -137,7 +137,7 @@ def build(
             index, overlap = best_sentence(claim, passage)
             start, end = passage.chunk.sentences[index]
             quote = passage.chunk.text[start:end]
-            supported = (overlap >= SUPPORT_OVERLAP or _names_supported(claim, quote, {ar: ar for ar in names.values()})) and _facts_present(claim, quote)
+            supported = (overlap >= SUPPORT_OVERLAP or _names_supported(claim, quote, names.values())) and _facts_present(claim, quote)
             if not supported and similarity is not None:
                 sims = similarity(claim, [quote])
                 supported = bool(sims.size and float(sims.max()) >= SUPPORT_SIMILARITY and _facts_present(claim, passage.text))

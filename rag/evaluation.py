@@ -20,7 +20,7 @@ import re
 import statistics
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,13 +238,11 @@ def report_markdown(data: dict[str, Any], settings: Settings, retrieval_only: bo
         for group in sorted(s, key=lambda g: (g != "all", not g.startswith("lang"), g)):
             lines.append(f"| {group} | " + " | ".join(_fmt(s[group].get(c)) for c in cols) + " |")
         wrong = [r for r in data["results"] if not r.get("correct")]
+        why = [failure_reason(r) for r in wrong]
         lines += ["", f"## Questions answered wrongly ({len(wrong)})", "", "| id | lang | category | question | answer | why |", "|---|---|---|---|---|---|"]
-        for r in wrong:
-            lines.append(f"| {r['id']} | {r['language']} | {r['category']} | {r['question']} | {r['answer'].replace('|', '/').replace(chr(10), ' ')} | {failure_reason(r)} |")
-        reasons: dict[str, int] = defaultdict(int)
-        for r in wrong:
-            reasons[failure_reason(r)] += 1
-        lines += ["", "| why | questions |", "|---|---|", *(f"| {k} | {v} |" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))]
+        for r, reason in zip(wrong, why, strict=True):
+            lines.append(f"| {r['id']} | {r['language']} | {r['category']} | {r['question']} | {r['answer'].replace('|', '/').replace(chr(10), ' ')} | {reason} |")
+        lines += ["", "| why | questions |", "|---|---|", *(f"| {k} | {v} |" for k, v in Counter(why).most_common())]
     return "\n".join(lines) + "\n"
 
 
