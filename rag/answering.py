@@ -116,6 +116,11 @@ class Assistant:
             raise QuestionError("The question has no words.")
         return cleaned
 
+    def admit(self) -> None:
+        """Busy when the queue for the generator is full (checked again when the question joins it)."""
+        if self._waiting >= self.settings.queue_size:
+            raise Busy(f"{self._waiting} questions are already waiting; try again shortly.", retry_after=10.0)
+
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
         """Answer a question (no streaming)."""
         for event in self.stream(question, history):
@@ -253,6 +258,7 @@ def load_assistant(settings: Settings, generator: Generator | None = None) -> As
     from .embedding import load_embedder
     from .generation import load_generator
 
+    threading.Thread(target=names.warm, name="names-warm", daemon=True).start()
     index = index_mod.load(settings.index_dir)
     embedder = load_embedder(settings, index.manifest["embedding_model"])
     index_mod.check_model(index, embedder)

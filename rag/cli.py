@@ -123,10 +123,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from . import ui
+    from . import server
 
     settings = _settings(args, host=args.host, port=args.port)
-    ui.serve(settings)
+    server.serve(settings)
     return 0
 
 
@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ids", default="", help="comma-separated question ids")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="serve the chat UI")
+    p = sub.add_parser("serve", help="serve the chat UI, the HTTP API and the embeddable widget")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)

@@ -15,6 +15,7 @@ constant part first.
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,12 +37,22 @@ class Usage:
     completion_tokens: int
 
 
+class GenerationLock(Protocol):
+    """Who may generate now: a lock, or one slot per server (Slots)."""
+
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def locked(self) -> bool: ...
+
+
 class Generator(Protocol):
     """What the assistant needs from a language model."""
 
     name: str
     n_ctx: int
-    lock: threading.Lock
+    lock: GenerationLock
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model's tokenizer makes of text."""
@@ -110,32 +121,79 @@ class LlamaCppGenerator:
         yield Usage(len(tokens), completion)
 
 
-class OpenAIGenerator:
-    """Generation on an OpenAI-compatible server (llama.cpp server, vLLM)."""
+class Slots:
+    """A lock with several holders at once: one per generator server."""
 
-    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 120.0, n_ctx: int = 4096, temperature: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, n: int) -> None:
+        self._sem = threading.BoundedSemaphore(n)
+        self._n = n
+        self._held = 0
+        self._guard = threading.Lock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        ok = self._sem.acquire(blocking, None if timeout < 0 else timeout)
+        if ok:
+            with self._guard:
+                self._held += 1
+        return ok
+
+    def release(self) -> None:
+        with self._guard:
+            self._held -= 1
+        self._sem.release()
+
+    def locked(self) -> bool:
+        """True when every slot is taken (a new question would wait)."""
+        return self._held >= self._n
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class OpenAIGenerator:
+    """Generation on OpenAI-compatible servers (llama.cpp server, vLLM).
+
+    Several base URLs may be given: each serves one question at a time, so
+    that many questions run at once, each on the first free server.
+    """
+
+    def __init__(self, base_urls: list[str], model: str, api_key: str = "", timeout: float = 120.0, n_ctx: int = 4096, temperature: float = 0.0, seed: int = 0) -> None:
         import httpx
 
-        self.name = f"{model} @ {base_url}"
+        if not base_urls:
+            raise GenerationError("No generator server URL given")
+        self.name = f"{model} @ {', '.join(base_urls)}"
         self.n_ctx = n_ctx
-        self.lock = threading.Lock()
+        self.lock = Slots(len(base_urls))
         self._model = model
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._free: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for url in base_urls:
+            self._free.put(url.rstrip("/") + "/chat/completions")
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=timeout)
         self._temperature = temperature
         self._seed = seed
 
     def count_tokens(self, text: str) -> int:
-        """An estimate (the server owns the tokenizer): about 3 characters a token."""
-        return max(1, len(text) // 3)
+        """An upper estimate (the server owns the tokenizer): Arabic runs about 2 characters a token."""
+        return max(1, len(text) // 2)
 
     def prompt_tokens(self, messages: list[Message]) -> int:
-        """An estimate of the prompt's size."""
+        """An upper estimate of the prompt's size."""
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
 
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
-        """Server-sent chunks of a streamed chat completion, then usage."""
+        """Server-sent chunks of a streamed chat completion, then usage. Caller holds a slot of `lock`."""
+        url = self._free.get(timeout=1.0)
+        try:
+            yield from self._stream(url, messages, max_tokens)
+        finally:
+            self._free.put(url)
+
+    def _stream(self, url: str, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
         import httpx
 
         body: dict[str, Any] = {
@@ -145,7 +203,7 @@ class OpenAIGenerator:
         usage = Usage(self.prompt_tokens(messages), 0)
         pieces = 0
         try:
-            with self._client.stream("POST", self._url, json=body, headers=self._headers) as response:
+            with self._client.stream("POST", url, json=body, headers=self._headers) as response:
                 if response.status_code != 200:
                     response.read()
                     raise GenerationError(f"Generator server answered {response.status_code}: {response.text[:200]}")
@@ -164,7 +222,9 @@ class OpenAIGenerator:
                             pieces += 1
                             yield text
         except httpx.HTTPError as exc:
-            raise GenerationError(f"Generator server unreachable or failed: {type(exc).__name__}") from None
+            raise GenerationError(f"Generator server {url} unreachable or failed: {type(exc).__name__}") from None
+        except json.JSONDecodeError:
+            raise GenerationError(f"Generator server {url} sent a malformed event") from None
         yield usage if usage.completion_tokens else Usage(usage.prompt_tokens, pieces)
 
 
@@ -173,7 +233,7 @@ def load_generator(settings: Settings, name: str | None = None) -> Generator:
     if settings.generator_backend == "openai":
         if not settings.openai_base_url:
             raise GenerationError("generator_backend=openai needs openai_base_url")
-        return OpenAIGenerator(settings.openai_base_url, settings.openai_model, settings.openai_api_key, settings.openai_timeout, settings.n_ctx, settings.temperature, settings.seed)
+        return OpenAIGenerator(Settings.split(settings.openai_base_url), settings.openai_model, settings.openai_api_key, settings.openai_timeout, settings.n_ctx, settings.temperature, settings.seed)
     name = name or settings.generator_model
     spec = models.spec(name)
     if spec.role != "generator":

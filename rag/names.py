@@ -234,3 +234,12 @@ def glossary(text: str) -> dict[str, str]:
             run.append((token, spelling.english))
     close()
     return out
+
+
+def warm() -> None:
+    """Load the word lists (about 10 s once per process), so the first English question does not wait for them."""
+    from wordfreq import zipf_frequency
+
+    _lexicon()
+    for lang in ("ar", "en", "de", "fr", "es", "it", "nl", "pl"):
+        zipf_frequency("a", lang)

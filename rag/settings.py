@@ -40,7 +40,7 @@ class Settings:
     embedding_model: str = _doc("Name of the embedding model in the registry.", default="embeddinggemma-300m")
     generator_model: str = _doc("Name of the GGUF generator in the registry.", default="qwen2.5-coder-1.5b-instruct-q4_k_m")
     generator_backend: str = _doc("'llama' (local GGUF) or 'openai' (an OpenAI-compatible server).", default="llama")
-    openai_base_url: str = _doc("Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.", default="")
+    openai_base_url: str = _doc("Base URL(s) of OpenAI-compatible servers, comma-separated, e.g. http://127.0.0.1:8080/v1.", default="")
     openai_model: str = _doc("Model name sent to the OpenAI-compatible server.", default="default")
     openai_api_key: str = _doc("Key for the OpenAI-compatible server (empty: none).", default="")
     openai_timeout: float = _doc("Seconds before a call to the server gives up.", default=120.0, lo=1.0, hi=3600.0)
@@ -61,6 +61,11 @@ class Settings:
     port: int = _doc("Port the UI/API binds.", default=7860, lo=1, hi=65535)
     queue_size: int = _doc("Most questions waiting for the generator.", default=16, lo=1, hi=1000)
     request_timeout: float = _doc("Seconds a question may wait plus run.", default=180.0, lo=1.0, hi=3600.0)
+    api_tokens: str = _doc("Comma-separated bearer tokens; when set, every API and UI request needs one (empty: open).", default="")
+    cors_origins: str = _doc("Comma-separated origins allowed to call the API from a browser (empty: none).", default="")
+    frame_ancestors: str = _doc("Comma-separated origins allowed to frame /embed (empty: this server only).", default="")
+    rate_limit: int = _doc("Questions per minute per token (or per client without tokens); 0: no limit.", default=30, lo=0, hi=100_000)
+    max_request_bytes: int = _doc("Largest request body accepted, in bytes.", default=262_144, lo=1024, hi=64 * 1024 * 1024)
 
     @classmethod
     def load(cls, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -88,6 +93,11 @@ class Settings:
             value = getattr(self, f.name)
             if lo is not None and not (lo <= value <= hi):
                 raise RagError(f"Setting {f.name}={value} is out of range [{lo}, {hi}]")
+
+    @staticmethod
+    def split(value: str) -> list[str]:
+        """Items of a comma-separated setting, stripped, empty ones dropped."""
+        return [item.strip() for item in value.split(",") if item.strip()]
 
     @property
     def n_threads(self) -> int:

@@ -159,12 +159,11 @@ def status_line(assistant: Assistant | None, problem: str | None) -> str:
             f"embedding {m['embedding_model']} · generator {assistant.generator.name}")
 
 
-def build(settings: Settings, assistant: Assistant | None = None) -> Any:
+def build(settings: Settings, assistant: Assistant | None = None, problem: str | None = None) -> Any:
     """The Gradio Blocks app (an error page when the models or index are missing)."""
     import gradio as gr
 
-    problem = None
-    if assistant is None:
+    if assistant is None and problem is None:
         try:
             assistant = load_assistant(settings)
         except RagError as exc:
@@ -196,19 +195,9 @@ def build(settings: Settings, assistant: Assistant | None = None) -> Any:
     return demo
 
 
-def launch_kwargs(settings: Settings) -> dict[str, Any]:
-    """Arguments for Blocks.launch: bind address, page styling, no telemetry."""
-    return {"server_name": settings.host, "server_port": settings.port, "css": CSS, "head": HEAD, "show_error": False, "enable_monitoring": False, "quiet": True}
-
-
-def serve(settings: Settings) -> None:
-    """Serve the UI on settings.host:settings.port (127.0.0.1 by default)."""
-    demo = build(settings)
-    print(f"Serving on http://{settings.host}:{settings.port}", flush=True)
-    demo.launch(**launch_kwargs(settings))
-
-
 def main() -> None:
-    """Entry point of app.py."""
+    """Entry point of app.py: the UI, with the API beside it (rag.server)."""
+    from .server import serve
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     serve(Settings.load())

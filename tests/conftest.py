@@ -135,3 +135,20 @@ def real_assistant(real_settings: Settings, real_index, real_embedder):
     from rag.generation import load_generator
 
     return Assistant(real_settings, real_index, real_embedder, load_generator(real_settings))
+
+
+# Browser ---------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by scripts/setup.sh --test
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Playwright, shared by the browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

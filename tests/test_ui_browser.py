@@ -3,31 +3,23 @@ with the real models: streaming answers, direction, clickable citations,
 two sessions at once. Screenshots go to test-artifacts/."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+from serving import free_port
 
 from rag.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.models, pytest.mark.browser]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(real_index, real_settings):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAG_PORT": str(port), "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_HOST": "127.0.0.1"}
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
@@ -49,16 +41,6 @@ def server(real_index, real_settings):
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _ask(page, question: str, n: int) -> object:
