@@ -30,7 +30,7 @@ from . import citations as cite
 from . import names, prompting
 from .embedding import Embedder
 from .errors import Busy, QuestionError
-from .generation import Generator, Usage
+from .generation import Generator, Message, Usage
 from .index import Index
 from .retrieval import Hit, Passage, Retriever
 from .settings import Settings
@@ -77,6 +77,22 @@ class Answer:
             ],
             "timings": asdict(self.timings),
         }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A question made ready for generation."""
+
+    question: str
+    language: str
+    context: str  # the previous question, for a follow-up
+    query: str  # the standalone retrieval query
+    hits: list[Hit]
+    passages: list[Passage]  # the evidence, before fitting
+    fitted: list[Passage]  # the passages the prompt holds, numbered as in it
+    messages: list[Message]
+    glossary: dict[str, str]  # Arabic names in the passages → English spellings (English questions)
+    direct: bool  # answered in the question's language in one pass (else: Arabic, then translated)
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,20 @@ class Assistant:
     def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Token | Answer]:
         """Tokens of the answer as they come, then the finished Answer."""
         started = time.perf_counter()
+        p = self.prepare(question, history)
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        best = p.passages[0].score if p.passages else 0.0
+        if best < self.settings.refusal_threshold:
+            text = REFUSALS[p.language]
+            yield Token(text)
+            total = (time.perf_counter() - started) * 1000
+            yield Answer(p.question, text, True, p.language, [], Timings(retrieve_ms, 0, total, 0, total), p.passages, p.hits, "", p.query)
+            return
+        with self._turn():
+            yield from self._generate(p, started, retrieve_ms)
+
+    def prepare(self, question: str, history: list[dict[str, str]] | None = None) -> Prepared:
+        """Everything before generation: the checked question, its language, retrieval, evidence, the fitted prompt."""
         question = self.check_question(question)
         language = detect_language(question)
         context = _previous_question(history or [], self.settings.max_history_turns)
@@ -138,23 +168,16 @@ class Assistant:
         vector = self.embedder.embed_query(query)
         hits = self.retriever.search(query, self.settings.top_k, vector)
         passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences)
-        retrieve_ms = (time.perf_counter() - started) * 1000
-        best = passages[0].score if passages else 0.0
-        if best < self.settings.refusal_threshold:
-            text = REFUSALS[language]
-            yield Token(text)
-            total = (time.perf_counter() - started) * 1000
-            yield Answer(question, text, True, language, [], Timings(retrieve_ms, 0, total, 0, total), passages, hits, "", query)
-            return
-        with self._turn():
-            yield from self._generate(question, language, context, query, hits, passages, started, retrieve_ms)
-
-    def _generate(self, question: str, language: str, context: str, query: str, hits: list[Hit], passages: list[Passage], started: float, retrieve_ms: float) -> Iterator[Token | Answer]:
-        gen = self.generator
-        budget = gen.n_ctx - self.settings.max_answer_tokens
         direct = language == "ar" or self.settings.english_mode == "direct"
-        glossary = names.glossary(" ".join(p.text for p in passages)) if language == "en" else {}
-        passages, messages = prompting.fit(question, passages, context, budget, gen.prompt_tokens, glossary if language == "en" and direct else None)
+        glossary = names.glossary(" ".join(p.text for p in passages)) if language == "en" and passages else {}
+        budget = self.generator.n_ctx - self.settings.max_answer_tokens
+        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None)
+        return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct)
+
+    def _generate(self, p: Prepared, started: float, retrieve_ms: float) -> Iterator[Token | Answer]:
+        gen = self.generator
+        question, language, hits, query, glossary, direct = p.question, p.language, p.hits, p.query, p.glossary, p.direct
+        passages, messages = p.fitted, p.messages
         if not passages:
             raise QuestionError("The question is too long to answer together with any passage.")
         first: float | None = None
@@ -173,7 +196,7 @@ class Assistant:
                 yield Token(draft[emitted:])
                 emitted = len(draft)
         draft = draft.strip()
-        valid = {p.n for p in passages}
+        valid = {x.n for x in passages}
         if prompting.NOT_FOUND in draft or not cite.strip_markers(draft):
             text = REFUSALS[language]
             if first is None:
@@ -199,6 +222,12 @@ class Assistant:
             if not cite.markers(answer) and cite.markers(draft):
                 answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
         citations = cite.build(answer, passages, check_text=draft, similarity=self._similarity, names={en: ar for ar, en in glossary.items()})
+        best = p.passages[0].score if p.passages else 0.0
+        if best < self.settings.unsupported_threshold and not any(c.supported for c in citations):
+            # weak evidence and nothing in the answer verifies against it: most likely invented
+            text = REFUSALS[language]
+            yield self._finish(question, text, True, language, [], started, retrieve_ms, first, usage, passages, hits, draft, query)
+            return
         if citations and not cite.markers(answer):  # cited by matching: show the markers so they can be clicked
             answer = answer.rstrip() + " " + "".join(f"[{c.n}]" for c in citations)
         yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, draft, query)

@@ -18,10 +18,22 @@ from collections.abc import Callable
 
 from .generation import Message
 from .retrieval import Passage
-from .text import strip_special_tokens
+from .text import split_sentences, strip_special_tokens
 
 NOT_FOUND = "NOT_IN_SOURCES"
 PASSAGE_CHAR_LIMIT = 1200  # a passage longer than this is cut (runaway sentences)
+
+# Text in an article addressed to an assistant rather than to readers: kept out
+# of prompts (the passage shown to the user keeps it), so a planted article
+# cannot give the model orders.
+_PLANTED = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,30}\b(instructions?|prompts?|rules|directions)\b"
+    r"|\b(system prompt|you must (always|now|only)|reply only with|(the|an?) (ai )?assistant must)\b"
+    r"|(تجاهل|انس|تناس)[َُِ]?\s.{0,20}(التعليمات|الأوامر|التوجيهات)|تعليمات\s+(لل|إلى\s+ال)(مساعد|نموذج|ذكاء)",
+    re.IGNORECASE | re.DOTALL,
+)
+# Links and images: the answer must not carry addresses an article planted.
+_LINK = re.compile(r"!?\[([^\]]{0,200})\]\([^)\s]{1,2000}\)|\b(?:https?://|www\.)\S+", re.IGNORECASE)
 
 ANSWER_SYSTEM = f"""You answer questions about news articles using only the numbered passages.
 Rules:
@@ -52,9 +64,16 @@ def annotate(text: str, names: dict[str, str]) -> str:
     return text
 
 
+def sanitize(text: str) -> str:
+    """Passage text fit for a prompt: no model control tokens, no sentences
+    addressed to an assistant, links reduced to their label."""
+    text = _LINK.sub(lambda m: m.group(1) or "", strip_special_tokens(text))
+    return " ".join(s.text for s in split_sentences(text) if not _PLANTED.search(s.text))
+
+
 def format_passage(p: Passage, names: dict[str, str] | None = None) -> str:
     """One numbered passage line: [n] text (names annotated when given)."""
-    text = strip_special_tokens(p.text)
+    text = sanitize(p.text)
     if names:
         text = annotate(text, names)
     if len(text) > PASSAGE_CHAR_LIMIT:

@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 .venv/bin/ruff check rag tests app.py
 .venv/bin/python -m pytest "$@"
+bash scripts/audit.sh

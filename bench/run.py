@@ -1,0 +1,355 @@
+"""Benchmarks: the assistant against the raw engines it is built on, measured
+in one run on this machine, so each figure is a ratio that machine noise
+mostly cancels out of. Prints the figures and writes bench/results.md.
+
+    .venv/bin/python bench/run.py [--quick]
+
+1. generation tokens/s: the assistant's stream versus a raw llama-cpp-python
+   loop on the same model, threads and prompt
+2. time to first token versus the raw prompt evaluation of the same prompt;
+   a second question in a session versus the first (prefix reuse)
+3. retrieval latency versus raw encode_query + FAISS search
+4. indexing throughput versus raw encode_document of the same texts
+5. search latency at 100k synthetic chunks versus 1k; memory per chunk
+6. peak RSS with both default models loaded versus their file sizes
+7. median prompt tokens over the eval questions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag import index as index_mod  # noqa: E402
+from rag import models  # noqa: E402
+from rag.answering import Answer, Assistant, Token  # noqa: E402
+from rag.embedding import load_embedder  # noqa: E402
+from rag.evaluation import load_questions  # noqa: E402
+from rag.generation import LlamaCppGenerator  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+QUESTIONS = ["Who did Sullivan talk to?", "مع من تحدث سوليفان؟", "Where did the CIA director meet his Russian counterpart?", "ماذا طلب أوستن من شويغو؟"]
+
+
+def median_time(fn, repeat: int) -> float:
+    """Median seconds of fn() over repeat calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+# 1 and 2 -----------------------------------------------------------------------
+
+
+class Recording:
+    """A generator wrapper that keeps the last prompt the assistant sent."""
+
+    def __init__(self, inner: LlamaCppGenerator) -> None:
+        self.inner = inner
+        self.name, self.n_ctx, self.lock = inner.name, inner.n_ctx, inner.lock
+        self.messages: list = []
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def prompt_tokens(self, messages) -> int:
+        return self.inner.prompt_tokens(messages)
+
+    def stream(self, messages, max_tokens):
+        self.messages = messages
+        return self.inner.stream(messages, max_tokens)
+
+
+def assistant_run(assistant: Assistant, question: str, history=None) -> dict:
+    """Timestamps of one answer: start, first token, last token, and token counts."""
+    start = time.perf_counter()
+    first = last = None
+    answer = None
+    for event in assistant.stream(question, history):
+        if isinstance(event, Token):
+            now = time.perf_counter()
+            first = first or now
+            last = now
+        elif isinstance(event, Answer):
+            answer = event
+    assert answer is not None and not answer.refused, f"benchmark question refused: {question}"
+    return {"ttft": first - start, "decode_s": last - first, "completion": answer.timings.completion_tokens, "prompt": answer.timings.prompt_tokens,
+            "retrieve_s": answer.timings.retrieve_ms / 1000}
+
+
+def raw_run(llm, prompt_tokens: list[int], n: int) -> dict:
+    """A raw llama-cpp-python loop: evaluate the prompt, then n greedy tokens."""
+    llm.reset()
+    start = time.perf_counter()
+    first = last = None
+    count = 0
+    for _token in llm.generate(prompt_tokens, top_k=1, top_p=1.0, temp=0.0, reset=True):
+        now = time.perf_counter()
+        first = first or now
+        last = now
+        count += 1
+        if count >= n:
+            break
+    return {"ttft": first - start, "decode_s": last - first, "completion": count}
+
+
+def bench_generation(settings: Settings, assistant: Assistant, quick: bool) -> dict:
+    from llama_cpp import Llama
+
+    gen = assistant.generator
+    assert isinstance(gen, Recording)
+    path = models.ensure(settings, settings.generator_model) / models.spec(settings.generator_model).main_file
+    raw = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_threads_batch=settings.n_threads, n_batch=512, seed=settings.seed, verbose=False)
+    rows = []
+    for question in QUESTIONS[: 2 if quick else 4]:
+        gen.inner._llm.reset()  # cold: no prefix reuse for this comparison
+        ours = assistant_run(assistant, question)
+        tokens = gen.inner._tokenize(gen.inner.render(gen.messages))
+        theirs = raw_run(raw, tokens, ours["completion"])
+        rows.append((question, ours, theirs))
+    ours_rate = sum(o["completion"] - 1 for _, o, _ in rows) / sum(o["decode_s"] for _, o, _ in rows)
+    raw_rate = sum(t["completion"] - 1 for _, _, t in rows) / sum(t["decode_s"] for _, _, t in rows)
+    ttft_ratio = statistics.median(o["ttft"] / t["ttft"] for _, o, t in rows)
+    ttft_ratio_model = statistics.median((o["ttft"] - o["retrieve_s"]) / t["ttft"] for _, o, t in rows)
+    del raw
+
+    # a session: a first question on a cold cache, then a second one
+    sessions = []
+    for first_q, second_q in (("Who did Sullivan talk to?", "Which newspaper reported it?"), ("مع من تحدث سوليفان؟", "ما الصحيفة التي نشرت ذلك؟")):
+        gen.inner._llm.reset()
+        a = assistant_run(assistant, first_q)
+        b = assistant_run(assistant, second_q, [{"role": "user", "content": first_q}, {"role": "assistant", "content": "…"}])
+        sessions.append((first_q, second_q, a, b))
+    gain = statistics.median(1 - b["ttft"] / a["ttft"] for *_, a, b in sessions)
+    return {
+        "rows": rows, "ours_rate": ours_rate, "raw_rate": raw_rate, "rate_ratio": ours_rate / raw_rate,
+        "ttft_ratio": ttft_ratio, "ttft_ratio_model": ttft_ratio_model, "sessions": sessions, "second_gain": gain,
+    }
+
+
+# 3 and 4 -----------------------------------------------------------------------
+
+
+def bench_retrieval(assistant: Assistant, quick: bool) -> dict:
+    embedder = assistant.embedder
+    st = embedder._model  # the raw sentence-transformers model
+    faiss_index = assistant.index.faiss_index
+    k = assistant.settings.top_k
+    repeat = 5 if quick else 15
+
+    def ours() -> None:
+        for q in QUESTIONS:
+            assistant.retriever.search(q, k)
+
+    def raw() -> None:
+        for q in QUESTIONS:
+            v = st.encode_query([q], normalize_embeddings=True, convert_to_numpy=True)
+            faiss_index.search(np.asarray(v, dtype=np.float32), k)
+
+    t_ours, t_raw = median_time(ours, repeat) / len(QUESTIONS), median_time(raw, repeat) / len(QUESTIONS)
+    return {"ours_ms": t_ours * 1000, "raw_ms": t_raw * 1000, "ratio": t_ours / t_raw}
+
+
+def bench_indexing(settings: Settings, assistant: Assistant) -> dict:
+    embedder = assistant.embedder
+    st = embedder._model
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        report = index_mod.build(settings.corpus_dir, Path(tmp) / "index", embedder, settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap)
+        ours = time.perf_counter() - t
+        built = index_mod.load(report.path.parent)
+        texts = [c.text for c in built.chunks] + [s for c in built.chunks for s in c.sentence_texts()]
+        texts = list(dict.fromkeys(texts))
+    t = time.perf_counter()
+    st.encode_document(texts, batch_size=8, normalize_embeddings=True, convert_to_numpy=True)
+    raw = time.perf_counter() - t
+    return {"texts": len(texts), "articles": report.documents, "ours_s": ours, "raw_s": raw, "ratio": (len(texts) / ours) / (len(texts) / raw)}
+
+
+# 5 -----------------------------------------------------------------------------
+
+
+def bench_scale(dim: int, quick: bool) -> dict:
+    import faiss
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for n in (1_000, 100_000):
+        # clustered like real embeddings (topics), not uniform on the sphere
+        centers = rng.standard_normal((max(10, n // 50), dim), dtype=np.float32)
+        vectors = centers[rng.integers(0, len(centers), n)] + 0.6 * rng.standard_normal((n, dim), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        t = time.perf_counter()
+        idx = index_mod._faiss_index(vectors)
+        build_s = time.perf_counter() - t
+        queries = vectors[rng.choice(n, 50 if quick else 200, replace=False)] + 0.05 * rng.standard_normal((50 if quick else 200, dim), dtype=np.float32)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        times = []
+        hits = 0
+        exact = faiss.IndexFlatIP(dim)
+        exact.add(vectors)
+        for i, q in enumerate(queries):
+            q = np.ascontiguousarray(q.reshape(1, -1))
+            t = time.perf_counter()
+            _, rows = idx.search(q, 5)
+            times.append(time.perf_counter() - t)
+            if i < 50:
+                _, truth = exact.search(q, 5)
+                hits += len(set(rows[0]) & set(truth[0]))
+        size = len(faiss.serialize_index(idx))
+        out[n] = {"kind": type(idx).__name__, "search_ms": statistics.median(times) * 1000, "bytes_per_chunk": size / n, "build_s": build_s, "recall5": hits / (5 * min(50, len(queries)))}
+    out["ratio"] = out[100_000]["search_ms"] / out[1_000]["search_ms"]
+    return out
+
+
+# 6 -----------------------------------------------------------------------------
+
+
+def rss_probe() -> None:
+    """Run in a child process: load both default models, answer once, print peak RSS."""
+    settings = Settings.load()
+    from rag.answering import load_assistant
+
+    assistant = load_assistant(settings)
+    assistant.ask("Who did Sullivan talk to?")
+    print(json.dumps({"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+
+
+def bench_memory(settings: Settings) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--rss-probe"], capture_output=True, text=True, check=True, cwd=ROOT)
+    peak = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss"]
+    files = 0
+    for name in (settings.embedding_model, settings.generator_model):
+        folder = models.ensure(settings, name)
+        files += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and f.name != "VERIFIED.json")
+    return {"peak_rss": peak, "model_bytes": files, "ratio": peak / files}
+
+
+# 7 -----------------------------------------------------------------------------
+
+
+def bench_prompts(assistant: Assistant) -> dict:
+    questions = load_questions(ROOT / "eval" / "questions.jsonl")
+    sizes = []
+    for q in questions:
+        prepared = assistant.prepare(q.question, q.history)
+        if prepared.passages and prepared.passages[0].score >= assistant.settings.refusal_threshold:
+            sizes.append(assistant.generator.prompt_tokens(prepared.messages))
+    return {"questions": len(sizes), "median": statistics.median(sizes), "p90": float(np.percentile(sizes, 90)), "max": max(sizes)}
+
+
+# Report --------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--rss-probe", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    args = parser.parse_args()
+    if args.rss_probe:
+        rss_probe()
+        return
+    settings = Settings.load()
+    started = time.time()
+    idx = index_mod.load(settings.index_dir)
+    embedder = load_embedder(settings, idx.manifest["embedding_model"])
+    path = models.ensure(settings, settings.generator_model) / models.spec(settings.generator_model).main_file
+    gen = Recording(LlamaCppGenerator(path, settings.generator_model, settings.n_ctx, settings.n_threads, settings.seed, settings.temperature))
+    assistant = Assistant(settings, idx, embedder, gen)
+    from rag import names
+
+    names.warm()
+
+    print("7. prompt sizes…", flush=True)
+    prompts = bench_prompts(assistant)
+    print("3. retrieval…", flush=True)
+    retrieval = bench_retrieval(assistant, args.quick)
+    print("4. indexing…", flush=True)
+    indexing = bench_indexing(settings, assistant)
+    print("5. scale…", flush=True)
+    scale = bench_scale(embedder.dimension, args.quick)
+    print("1–2. generation…", flush=True)
+    generation = bench_generation(settings, assistant, args.quick)
+    print("6. memory…", flush=True)
+    memory = bench_memory(settings)
+
+    g = generation
+    lines = [
+        "# Benchmarks",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}.",
+        f"Generator {settings.generator_model} ({settings.n_threads} threads, n_ctx {settings.n_ctx}); embedding {settings.embedding_model}; "
+        f"index of {idx.manifest['counts']['documents']} articles, {idx.manifest['counts']['chunks']} chunks. "
+        f"Every ratio compares two measurements taken in this one run (`.venv/bin/python bench/run.py{' --quick' if args.quick else ''}`, {(time.time() - started) / 60:.1f} min).",
+        "",
+        "| # | measure | assistant | raw engine | ratio | bar |",
+        "|---|---|---|---|---|---|",
+        f"| 1 | generation tokens/s | {g['ours_rate']:.1f} | {g['raw_rate']:.1f} (llama-cpp-python loop, same prompt) | {g['rate_ratio']:.2f} | ≥ 0.95 |",
+        f"| 2a | time to first token (question → first token, includes retrieval) | {statistics.median(o['ttft'] for _, o, _ in g['rows']):.2f} s | {statistics.median(t['ttft'] for *_, t in g['rows']):.2f} s (prompt evaluation + first token) | {g['ttft_ratio']:.2f} | ≤ 1.10 |",
+        f"| 2a′ | the same, model part only (retrieval time taken out) | | | {g['ttft_ratio_model']:.2f} | |",
+        f"| 2b | second question of a session, faster to first token than the first | | | {g['second_gain']:.0%} faster | ≥ 30% |",
+        f"| 3 | retrieval latency per question | {retrieval['ours_ms']:.1f} ms | {retrieval['raw_ms']:.1f} ms (encode_query + FAISS search) | {retrieval['ratio']:.2f} | ≤ 1.2 |",
+        f"| 4 | indexing throughput ({indexing['texts']} texts of {indexing['articles']} articles) | {indexing['texts'] / indexing['ours_s']:.1f} texts/s | {indexing['texts'] / indexing['raw_s']:.1f} texts/s (encode_document) | {indexing['ratio']:.2f} | ≥ 0.9 |",
+        f"| 5 | search latency, 100k chunks vs 1k ({scale[100_000]['kind']} vs {scale[1_000]['kind']}) | {scale[100_000]['search_ms']:.3f} ms | {scale[1_000]['search_ms']:.3f} ms | {scale['ratio']:.2f} | ≤ 2 |",
+        f"| 5′ | retrieval latency (query embedding + search), 100k vs 1k | {retrieval['raw_ms'] + scale[100_000]['search_ms']:.1f} ms | {retrieval['raw_ms'] + scale[1_000]['search_ms']:.1f} ms | {(retrieval['raw_ms'] + scale[100_000]['search_ms']) / (retrieval['raw_ms'] + scale[1_000]['search_ms']):.2f} | |",
+        f"| 5″ | vector index memory per chunk at 100k | {scale[100_000]['bytes_per_chunk']:.0f} B | | | reported |",
+        f"| 6 | peak RSS, both models loaded, one answer | {memory['peak_rss'] / 2**30:.2f} GiB | {memory['model_bytes'] / 2**30:.2f} GiB (model files) | {memory['ratio']:.2f} | reported |",
+        f"| 7 | median prompt tokens over {prompts['questions']} eval questions (p90 {prompts['p90']:.0f}, max {prompts['max']}) | {prompts['median']:.0f} | | | ≤ 700 |",
+        "",
+        "## Details",
+        "",
+        "Generation, one question each on a cold cache (no prefix reuse):",
+        "",
+        "| question | prompt tokens | answer tokens | assistant first token | raw first token | assistant tokens/s | raw tokens/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for q, o, t in g["rows"]:
+        lines.append(f"| {q} | {o['prompt']} | {o['completion']} | {o['ttft']:.2f} s | {t['ttft']:.2f} s | {(o['completion'] - 1) / o['decode_s']:.1f} | {(t['completion'] - 1) / t['decode_s']:.1f} |")
+    lines += ["", "Sessions (second question asked with the first as history):", "", "| first | second | first: first token | second: first token | prompt tokens |", "|---|---|---|---|---|"]
+    for q1, q2, a, b in g["sessions"]:
+        lines.append(f"| {q1} | {q2} | {a['ttft']:.2f} s | {b['ttft']:.2f} s | {a['prompt']} / {b['prompt']} |")
+    lines += ["", f"Search at scale (synthetic unit vectors in clusters of about 50, dimension {embedder.dimension}; recall@5 against exact search):", "",
+              "| chunks | index | build | search (median) | recall@5 | bytes per chunk |", "|---|---|---|---|---|---|"]
+    for n in (1_000, 100_000):
+        r = scale[n]
+        lines.append(f"| {n:,} | {r['kind']} | {r['build_s']:.1f} s | {r['search_ms']:.3f} ms | {r['recall5']:.2f} | {r['bytes_per_chunk']:.0f} |")
+    lines.append("")
+    text = "\n".join(lines)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
