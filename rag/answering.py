@@ -248,8 +248,7 @@ class Assistant:
         def __enter__(self) -> None:
             a = self.a
             with a._waiting_lock:
-                if a._waiting >= a.settings.queue_size:
-                    raise Busy(f"{a._waiting} questions are already waiting; try again shortly.", retry_after=10.0)
+                a.admit()
                 a._waiting += 1
             try:
                 acquired = a.generator.lock.acquire(timeout=a.settings.request_timeout)
