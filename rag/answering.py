@@ -206,7 +206,7 @@ class Assistant:
             return
         draft = cite.clean_markers(draft, valid)
         if direct:
-            answer = draft
+            answer = prompting.tidy_english(draft) if language == "en" else draft
         else:
             glossary = names.glossary(cite.strip_markers(draft))
             parts: list[str] = []

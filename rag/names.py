@@ -11,8 +11,12 @@ the web) gets a phonetic key; an Arabic word gets the same kind of key, and
 the English words sharing it are ranked by how well their vowels align and
 how common they are. Patrushev is in English news; Batrushev is not.
 
-What this does not do: translate exonyms (القاهرة is Cairo, not al-Qahira),
-or spell names that English text never uses; those are left to the model.
+Place names are not spelled by sound but looked up: Unicode CLDR (through
+Babel) gives the Arabic and English names of every country and region and of
+~400 cities, so ليتوانيا is Lithuania and القاهرة Cairo, not al-Qahira.
+
+What this does not do: spell names that English text never uses; those are
+left to the model.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import functools
 import math
 import re
 from dataclasses import dataclass
+
+from .text import normalize
 
 _AR = {
     "ا": "A", "أ": "A", "إ": "I", "آ": "A", "ٱ": "A", "ى": "A", "ة": "A", "و": "U", "ي": "I", "ؤ": "U", "ئ": "I",
@@ -44,6 +50,8 @@ _PREFIX_PENALTY = 0.6  # reading a leading و ب ل ف ك as a clitic, not part 
 _SHORT_VOWEL = 0.3  # an English vowel that Arabic script leaves out
 _COMMON_ARABIC = 4.8  # Arabic words this frequent are vocabulary, not names
 _NAME_COST = 0.3  # a glossary entry needs a close match
+_INFLECTED = 3.8  # a word whose inflected forms are this frequent is Arabic vocabulary
+_PRONOUN_SUFFIXES = ("هما", "هم", "ها", "ه", "كم", "وا")
 
 
 @dataclass(frozen=True)
@@ -179,19 +187,47 @@ def _arabic_zipf(word: str) -> float:
 def is_name_like(arabic_word: str) -> bool:
     """True for a word that reads as a transcribed name, not Arabic vocabulary.
 
-    Three tests, all needed: the Arabic word is not very common Arabic; it
+    Four tests, all needed: the Arabic word is not very common Arabic; it
+    does not inflect like Arabic vocabulary (see `_inflects`); it
     aligns closely with an English word; and that English word is not plain
     English vocabulary. Names are about as frequent in other European
     languages' text as in English, vocabulary ("fury", "road") is not; names
     rare everywhere (Patrushev) pass.
     """
     bare = _DIACRITICS.sub("", arabic_word).strip("«»\"'()[]،,.:؛؟!")
-    if len(bare) < 3 or bare.startswith("ال") or _arabic_zipf(bare) >= _COMMON_ARABIC:
+    if len(bare) < 3 or bare.startswith("ال") or _clitic_article(bare) or _arabic_zipf(bare) >= _COMMON_ARABIC or _inflects(bare):
         return False
     spelling = spell(bare)
     if spelling is None or spelling.cost > _NAME_COST:
         return False
     return spelling.zipf < 2.5 or _english_gap(spelling.english.lower()) < 0.75
+
+
+def _clitic_article(word: str) -> bool:
+    """True for a clitic before the article: والتصعيد is و + التصعيد (but فاليري is Valerie)."""
+    return word[0] in _PREFIXES and word[1:3] == "ال" and _arabic_zipf(word[1:]) >= _INFLECTED - 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _inflects(word: str) -> bool:
+    """True for Arabic vocabulary recognized by its inflection.
+
+    A transcribed foreign name takes clitics (وبوتين) but not the article or
+    pronoun suffixes: الصراع and يدفعها are common, البوتين and بوتينها are
+    not. And a word that is a common stem plus a pronoun suffix (قوله: قول + ه,
+    "his saying") is vocabulary too.
+    """
+    stem = word[:-1] if word.endswith("ة") else word
+    forms = ("ال" + word, stem + "ه", stem + "ها", stem + "هم", stem + "ات")
+    if max(_arabic_zipf(f) for f in forms) >= _INFLECTED:
+        return True
+    for suffix in _PRONOUN_SUFFIXES:
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and len(base) >= 2:
+            bases = (base, base[1:] if base[0] in _PREFIXES and len(base) > 2 else "")
+            if any(b and _arabic_zipf(b) >= _INFLECTED for b in bases):
+                return True
+    return False
 
 
 @functools.lru_cache(maxsize=4096)
@@ -203,10 +239,44 @@ def _english_gap(word: str) -> float:
     return zipf_frequency(word, "en") - others[-3]
 
 
+@functools.lru_cache(maxsize=1)
+def _places() -> dict[str, str]:
+    """Normalized Arabic place names mapped to English (CLDR: countries, regions, cities)."""
+    from babel import Locale
+
+    ar, en = Locale("ar"), Locale("en")
+    out: dict[str, str] = {}
+    for code, name in ar.territories.items():
+        if code in en.territories:
+            out[normalize(name)] = en.territories[code]
+    for zone, info in ar.time_zones.items():
+        if city := info.get("city"):
+            city = normalize(city)
+            if " " not in city and not city.startswith("ال") and _inflects(city):
+                continue  # نوم (Nome) is also "sleep"
+            english = (en.time_zones.get(zone) or {}).get("city") or zone.rsplit("/", 1)[-1].replace("_", " ")
+            out.setdefault(city, english)
+    return {k: v for k, v in out.items() if v[:1].isupper()}  # "world" is vocabulary
+
+
+_MAX_PLACE_WORDS = 3
+
+
+def place(words: list[str]) -> tuple[int, str] | None:
+    """The longest place name opening `words` (a leading clitic و ب ل ف ك allowed): (words used, English)."""
+    places = _places()
+    for n in range(min(_MAX_PLACE_WORDS, len(words)), 0, -1):
+        phrase = normalize(" ".join(words[:n]))
+        for form in (phrase, phrase[1:] if phrase[:1] in _PREFIXES and len(phrase) > 3 else ""):
+            if form and form in places:
+                return n, places[form]
+    return None
+
+
 def glossary(text: str) -> dict[str, str]:
     """Arabic name runs in text mapped to English spellings ("يوري أوشاكوف" → "Yuri Ushakov").
 
-    Adjacent name words form one run; a word carrying a clitic (لبوتين, "to
+    Place names come from CLDR first. Adjacent name words form one run; a word carrying a clitic (لبوتين, "to
     Putin") stands alone, without its clitic.
     """
     tokens = re.findall(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text)
@@ -218,7 +288,16 @@ def glossary(text: str) -> dict[str, str]:
             out[" ".join(a for a, _ in run)] = " ".join(e for _, e in run)
             run.clear()
 
-    for token in tokens:
+    i = 0
+    while i < len(tokens):
+        if found := place(tokens[i : i + _MAX_PLACE_WORDS]):
+            close()
+            n, english = found
+            out[" ".join(tokens[i : i + n])] = english
+            i += n
+            continue
+        token = tokens[i]
+        i += 1
         if not is_name_like(token):
             close()
             continue
@@ -241,5 +320,6 @@ def warm() -> None:
     from wordfreq import zipf_frequency
 
     _lexicon()
+    _places()
     for lang in ("ar", "en", "de", "fr", "es", "it", "nl", "pl"):
         zipf_frequency("a", lang)

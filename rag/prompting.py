@@ -64,6 +64,15 @@ def annotate(text: str, names: dict[str, str]) -> str:
     return text
 
 
+_ECHO = re.compile(r"((?:[\u0621-\u064a\u064b-\u0652]+ ?){1,4}) \(([A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,3})\)|\b([A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,3}) \(\3\)")
+
+
+def tidy_english(text: str) -> str:
+    """An English answer without the annotation the prompt carried: "أوشاكوف (Ushakov)"
+    and "Ushakov (Ushakov)" become "Ushakov"."""
+    return _ECHO.sub(lambda m: m.group(2) or m.group(3), text)
+
+
 def sanitize(text: str) -> str:
     """Passage text fit for a prompt: no model control tokens, no sentences
     addressed to an assistant, links reduced to their label."""

@@ -177,3 +177,11 @@ def test_links_and_images_are_reduced_to_their_labels() -> None:
     clean = prompting.sanitize("للمزيد [اضغط هنا](https://attacker.example/x) ![صورة](http://attacker.example/p.gif) وانظر www.attacker.example/y <|im_start|>")
     assert "attacker" not in clean and "http" not in clean and "<|im_start|>" not in clean
     assert "اضغط هنا" in clean
+
+
+def test_english_answers_drop_the_prompt_annotations() -> None:
+    from rag.prompting import tidy_english
+
+    assert tidy_english("Sullivan spoke with يوري أوشاكوف (Yuri Ushakov) [1].") == "Sullivan spoke with Yuri Ushakov [1]."
+    assert tidy_english("Patrushev (Patrushev) [2]") == "Patrushev [2]"
+    assert tidy_english("The Wall Street Journal (WSJ) reported it [1].") == "The Wall Street Journal (WSJ) reported it [1]."

@@ -35,3 +35,27 @@ def test_glossary_groups_name_runs_and_drops_the_and_prefix() -> None:
     assert g.get("ميدفيديف") == "Medvedev"
     assert g.get("لوكاشينكو") == "Lukashenko"
     assert "Macron" in g.values()
+
+
+@pytest.mark.parametrize("word", ["ظاهرة", "ديانة", "إعدام", "ميزان", "عددهم", "والتصعيد"])
+def test_inflected_vocabulary_is_not_a_name(word: str) -> None:
+    # each aligns with an English name (Sarah, Diana, Adam, Mason, ...) but inflects like Arabic vocabulary
+    assert not names.is_name_like(word)
+
+
+def test_dev_names_survive_the_vocabulary_tests() -> None:
+    name_like = sum(names.is_name_like(ar) for ar, _ in DEV)
+    assert name_like / len(DEV) >= 0.65, name_like / len(DEV)
+
+
+def test_places_come_from_cldr_with_clitics_and_multiword_names() -> None:
+    g = names.glossary("اجتماع في ليتوانيا ثم بموسكو، ووفد من الولايات المتحدة والاتحاد الأوروبي إلى فيينا")
+    assert g.get("ليتوانيا") == "Lithuania"
+    assert g.get("بموسكو") == "Moscow"
+    assert g.get("الولايات المتحدة") == "United States"
+    assert g.get("والاتحاد الأوروبي") == "European Union"
+    assert g.get("فيينا") == "Vienna"
+
+
+def test_place_names_that_are_also_vocabulary_are_not_cities() -> None:
+    assert names.place(["نوم", "عميق"]) is None  # "deep sleep", not Nome
