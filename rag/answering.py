@@ -182,8 +182,9 @@ class Assistant:
             raise QuestionError("The question is too long to answer together with any passage.")
         first: float | None = None
         stream_draft = direct
+        tidy = direct and language == "en"  # English drafts carry the glossary's annotations: shown without them
         draft = ""
-        emitted = 0
+        shown = ""
         usage = Usage(0, 0)
         for piece in gen.stream(messages, self.settings.max_answer_tokens):
             if isinstance(piece, Usage):
@@ -191,10 +192,12 @@ class Assistant:
                 continue
             draft += piece
             if stream_draft and not _maybe_refusal(draft):
-                if first is None:
-                    first = time.perf_counter()
-                yield Token(draft[emitted:])
-                emitted = len(draft)
+                visible = prompting.stable_english(draft, glossary) if tidy else draft
+                if len(visible) > len(shown) and visible.startswith(shown):
+                    if first is None:
+                        first = time.perf_counter()
+                    yield Token(visible[len(shown) :])
+                    shown = visible
         draft = draft.strip()
         valid = {x.n for x in passages}
         if prompting.NOT_FOUND in draft or not cite.strip_markers(draft):
@@ -206,7 +209,9 @@ class Assistant:
             return
         draft = cite.clean_markers(draft, valid)
         if direct:
-            answer = prompting.tidy_english(draft) if language == "en" else draft
+            answer = prompting.tidy_english(draft, glossary) if tidy else draft
+            if tidy and answer.startswith(shown.lstrip()) and len(answer) > len(shown.lstrip()):
+                yield Token(answer[len(shown.lstrip()) :])  # the part held back while it could still change
         else:
             glossary = names.glossary(cite.strip_markers(draft))
             parts: list[str] = []

@@ -64,13 +64,23 @@ def annotate(text: str, names: dict[str, str]) -> str:
     return text
 
 
-_ECHO = re.compile(r"((?:[\u0621-\u064a\u064b-\u0652]+ ?){1,4}) \(([A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,3})\)|\b([A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,3}) \(\3\)")
+_ECHO = re.compile(r"\b([A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,3}) \(\1\)")
+_TRAILING_ARABIC = re.compile(r"[\u0600-\u06ff\s]+$")
 
 
-def tidy_english(text: str) -> str:
-    """An English answer without the annotation the prompt carried: "أوشاكوف (Ushakov)"
+def tidy_english(text: str, glossary: dict[str, str]) -> str:
+    """An English answer without the annotations the prompt carried: "أوشاكوف (Ushakov)"
     and "Ushakov (Ushakov)" become "Ushakov"."""
-    return _ECHO.sub(lambda m: m.group(2) or m.group(3), text)
+    for arabic in sorted(glossary, key=len, reverse=True):
+        text = text.replace(f"{arabic} ({glossary[arabic]})", glossary[arabic])
+    return _ECHO.sub(r"\1", text)
+
+
+def stable_english(draft: str, glossary: dict[str, str]) -> str:
+    """The tidied part of a streaming English draft that later tokens cannot change:
+    it stops before an unclosed "(" and before trailing Arabic (a name the next "(" may annotate)."""
+    cut = draft.rfind("(") if draft.rfind("(") > draft.rfind(")") else len(draft)
+    return tidy_english(_TRAILING_ARABIC.sub("", draft[:cut]), glossary)
 
 
 def sanitize(text: str) -> str:

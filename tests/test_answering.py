@@ -180,8 +180,14 @@ def test_links_and_images_are_reduced_to_their_labels() -> None:
 
 
 def test_english_answers_drop_the_prompt_annotations() -> None:
-    from rag.prompting import tidy_english
+    from rag.prompting import stable_english, tidy_english
 
-    assert tidy_english("Sullivan spoke with يوري أوشاكوف (Yuri Ushakov) [1].") == "Sullivan spoke with Yuri Ushakov [1]."
-    assert tidy_english("Patrushev (Patrushev) [2]") == "Patrushev [2]"
-    assert tidy_english("The Wall Street Journal (WSJ) reported it [1].") == "The Wall Street Journal (WSJ) reported it [1]."
+    glossary = {"يوري أوشاكوف": "Yuri Ushakov", "باتروشيف": "Patrushev"}
+    assert tidy_english("Sullivan spoke with يوري أوشاكوف (Yuri Ushakov) [1].", glossary) == "Sullivan spoke with Yuri Ushakov [1]."
+    assert tidy_english("Patrushev (Patrushev) [2]", glossary) == "Patrushev [2]"
+    assert tidy_english("إدارة الرئيس (Biden) and the Wall Street Journal (WSJ) [1].", glossary) == "إدارة الرئيس (Biden) and the Wall Street Journal (WSJ) [1]."
+    draft = "He met يوري أوشاكوف (Yuri Ushakov) and Patrushev (Patrushev) [1]."
+    prefixes = [stable_english(draft[:i], glossary) for i in range(len(draft) + 1)]
+    final = tidy_english(draft, glossary)
+    assert all(final.startswith(p) for p in prefixes)  # what was streamed never has to be taken back
+    assert "أوشاكوف" not in "".join(prefixes)
