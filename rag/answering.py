@@ -210,8 +210,9 @@ class Assistant:
         draft = cite.clean_markers(draft, valid)
         if direct:
             answer = prompting.tidy_english(draft, glossary) if tidy else draft
-            if tidy and answer.startswith(shown.lstrip()) and len(answer) > len(shown.lstrip()):
-                yield Token(answer[len(shown.lstrip()) :])  # the part held back while it could still change
+            streamed = shown.lstrip()
+            if tidy and answer.startswith(streamed) and len(answer) > len(streamed):
+                yield Token(answer[len(streamed) :])  # the part held back while it could still change
         else:
             glossary = names.glossary(cite.strip_markers(draft))
             parts: list[str] = []

@@ -54,6 +54,11 @@ _INFLECTED = 3.8  # a word whose inflected forms are this frequent is Arabic voc
 _PRONOUN_SUFFIXES = ("هما", "هم", "ها", "ه", "كم", "وا")
 
 
+def _unclitic(word: str, shortest: int = 4) -> str:
+    """word without a leading clitic و ب ل ف ك ("" when it has none or would be too short)."""
+    return word[1:] if word[:1] in _PREFIXES and len(word) >= shortest else ""
+
+
 @dataclass(frozen=True)
 class Spelling:
     """An English spelling found for an Arabic word, with its alignment cost."""
@@ -160,7 +165,7 @@ def spell(arabic_word: str) -> Spelling | None:
     word = _DIACRITICS.sub("", arabic_word).strip("«»\"'()[]،,.:؛؟!")
     if len(word) < 2:
         return None
-    tries = [(word, 0.0)] + [(word[1:], _PREFIX_PENALTY) for p in _PREFIXES if word.startswith(p) and len(word) > 3]
+    tries = [(word, 0.0)] + ([(stem, _PREFIX_PENALTY)] if (stem := _unclitic(word)) else [])
     best: Spelling | None = None
     for form, penalty in tries:
         key = arabic_key(form)
@@ -224,7 +229,7 @@ def _inflects(word: str) -> bool:
     for suffix in _PRONOUN_SUFFIXES:
         base = word[: -len(suffix)]
         if word.endswith(suffix) and len(base) >= 2:
-            bases = (base, base[1:] if base[0] in _PREFIXES and len(base) > 2 else "")
+            bases = (base, _unclitic(base, shortest=3))
             if any(b and _arabic_zipf(b) >= _INFLECTED for b in bases):
                 return True
     return False
@@ -267,7 +272,7 @@ def place(words: list[str]) -> tuple[int, str] | None:
     places = _places()
     for n in range(min(_MAX_PLACE_WORDS, len(words)), 0, -1):
         phrase = normalize(" ".join(words[:n]))
-        for form in (phrase, phrase[1:] if phrase[:1] in _PREFIXES and len(phrase) > 3 else ""):
+        for form in (phrase, _unclitic(phrase)):
             if form and form in places:
                 return n, places[form]
     return None
@@ -276,8 +281,9 @@ def place(words: list[str]) -> tuple[int, str] | None:
 def glossary(text: str) -> dict[str, str]:
     """Arabic name runs in text mapped to English spellings ("يوري أوشاكوف" → "Yuri Ushakov").
 
-    Place names come from CLDR first. Adjacent name words form one run; a word carrying a clitic (لبوتين, "to
-    Putin") stands alone, without its clitic.
+    Place names come from CLDR first. Adjacent name words form one run; a
+    word carrying a clitic (لبوتين, "to Putin") stands alone, without its
+    clitic.
     """
     tokens = re.findall(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text)
     out: dict[str, str] = {}
@@ -304,7 +310,7 @@ def glossary(text: str) -> dict[str, str]:
         spelling = spell(token)
         assert spelling is not None
         bare = _DIACRITICS.sub("", token)
-        stem = bare[1:] if bare[0] in _PREFIXES and len(bare) > 3 else ""
+        stem = _unclitic(bare)
         if stem and (s := spell(stem)) is not None and s.english == spelling.english:
             close()
             run.append((stem, spelling.english))
