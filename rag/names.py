@@ -40,6 +40,7 @@ _EN = {
     "r": "R", "s": "S", "z": "S", "t": "T", "h": "H", "w": "U", "y": "I", "a": "A", "e": "I", "i": "I", "o": "U", "u": "U",
 }
 _VOWELS = frozenset("AUI")
+_TANWEEN = re.compile("[\u064b-\u064d]")
 _DIACRITICS = re.compile("[\u064b-\u065f\u0670\u0640]")
 _PREFIXES = ("و", "ب", "ل", "ف", "ك")
 _MIN_ZIPF = 1.0  # English words rarer than this are not trusted
@@ -52,6 +53,9 @@ _COMMON_ARABIC = 4.8  # Arabic words this frequent are vocabulary, not names
 _NAME_COST = 0.3  # a glossary entry needs a close match
 _INFLECTED = 3.8  # a word whose inflected forms are this frequent is Arabic vocabulary
 _PRONOUN_SUFFIXES = ("هما", "هم", "ها", "ه", "كم", "وا")
+_VERB_PREFIXES = ("ي", "ت", "ن", "أ")
+_INFLECTION_SUFFIXES = ("ت", "ون", "ين", "وا")  # not ان: أدريان is Adrian, not أدري
+_AFFIXED_STEM = 4.6  # a word one affix away from an Arabic word this frequent is vocabulary
 
 
 def _unclitic(word: str, shortest: int = 4) -> str:
@@ -199,6 +203,8 @@ def is_name_like(arabic_word: str) -> bool:
     languages' text as in English, vocabulary ("fury", "road") is not; names
     rare everywhere (Patrushev) pass.
     """
+    if _TANWEEN.search(arabic_word):
+        return False  # an indefinite ending (ورداً، قائدٌ): Arabic vocabulary, never a transcribed name
     bare = _DIACRITICS.sub("", arabic_word).strip("«»\"'()[]،,.:؛؟!")
     if len(bare) < 3 or bare.startswith("ال") or _clitic_article(bare) or _arabic_zipf(bare) >= _COMMON_ARABIC or _inflects(bare):
         return False
@@ -226,6 +232,9 @@ def _inflects(word: str) -> bool:
     forms = ("ال" + word, stem + "ه", stem + "ها", stem + "هم", stem + "ات")
     if max(_arabic_zipf(f) for f in forms) >= _INFLECTED:
         return True
+    for base in _unaffixed(word):
+        if _arabic_zipf(base) >= _AFFIXED_STEM:
+            return True
     for suffix in _PRONOUN_SUFFIXES:
         base = word[: -len(suffix)]
         if word.endswith(suffix) and len(base) >= 2:
@@ -233,6 +242,12 @@ def _inflects(word: str) -> bool:
             if any(b and _arabic_zipf(b) >= _INFLECTED for b in bases):
                 return True
     return False
+
+
+def _unaffixed(word: str) -> list[str]:
+    """word without one verb prefix (يدفع → دفع) or one inflection suffix (طالبت → طالب, مرتين → مرت)."""
+    out = [word[1:]] if word[0] in _VERB_PREFIXES and len(word) >= 4 else []
+    return out + [word[: -len(s)] for s in _INFLECTION_SUFFIXES if word.endswith(s) and len(word) - len(s) >= 3]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -285,7 +300,10 @@ def glossary(text: str) -> dict[str, str]:
     word carrying a clitic (لبوتين, "to Putin") stands alone, without its
     clitic.
     """
-    tokens = re.findall(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text)
+    matches = list(re.finditer(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text))
+    tokens = [m.group() for m in matches]
+    # name words are joined only by spaces: in "غيراسيموف، منعا" the name ends at the comma
+    joined = [i > 0 and not text[matches[i - 1].end() : m.start()].strip() for i, m in enumerate(matches)]
     out: dict[str, str] = {}
     run: list[tuple[str, str]] = []
 
@@ -296,13 +314,18 @@ def glossary(text: str) -> dict[str, str]:
 
     i = 0
     while i < len(tokens):
-        if found := place(tokens[i : i + _MAX_PLACE_WORDS]):
+        span = 1
+        while span < _MAX_PLACE_WORDS and i + span < len(tokens) and joined[i + span]:
+            span += 1
+        if found := place(tokens[i : i + span]):
             close()
             n, english = found
             out[" ".join(tokens[i : i + n])] = english
             i += n
             continue
         token = tokens[i]
+        if not joined[i]:
+            close()
         i += 1
         if not is_name_like(token):
             close()

@@ -43,6 +43,20 @@ def test_inflected_vocabulary_is_not_a_name(word: str) -> None:
     assert not names.is_name_like(word)
 
 
+@pytest.mark.parametrize("word", ["يتغير", "طالبت", "مرتين", "يضمن", "قائداً", "عظيماً"])
+def test_affixed_and_indefinite_vocabulary_is_not_a_name(word: str) -> None:
+    # Arabic Wikipedia words read as Tiger, Talbot, Martin, Admin, Qaeda, Semi: one verb prefix or
+    # inflection suffix away from a common word, or carrying an indefinite ending
+    assert not names.is_name_like(word)
+
+
+def test_name_runs_end_at_punctuation_and_are_found_in_the_text() -> None:
+    text = "ورئيس أركان القوات الروسية فاليري غيراسيموف، منعا من استهدافهم. وبعد لقاء بوتين وماكرون في بموسكو"
+    g = names.glossary(text)
+    assert g.get("فاليري غيراسيموف", "").endswith("Gerasimov")
+    assert all(arabic in text for arabic in g)  # each entry can annotate the text it came from
+
+
 def test_dev_names_survive_the_vocabulary_tests() -> None:
     name_like = sum(names.is_name_like(ar) for ar, _ in DEV)
     assert name_like / len(DEV) >= 0.65, name_like / len(DEV)
