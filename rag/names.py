@@ -54,7 +54,7 @@ _NAME_COST = 0.3  # a glossary entry needs a close match
 _INFLECTED = 3.8  # a word whose inflected forms are this frequent is Arabic vocabulary
 _PRONOUN_SUFFIXES = ("هما", "هم", "ها", "ه", "كم", "وا")
 _VERB_PREFIXES = ("ي", "ت", "ن", "أ")
-_INFLECTION_SUFFIXES = ("ت", "ون", "ين", "وا")  # not ان: أدريان is Adrian, not أدري
+_INFLECTION_SUFFIXES = ("ت", "ون", "ين")  # وا is a pronoun suffix (below); not ان: أدريان is Adrian, not أدري
 _AFFIXED_STEM = 4.6  # a word one affix away from an Arabic word this frequent is vocabulary
 
 
