@@ -169,7 +169,7 @@ class Assistant:
         hits = self.retriever.search(query, self.settings.top_k, vector)
         passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences)
         direct = language == "ar" or self.settings.english_mode == "direct"
-        glossary = names.glossary(" ".join(p.text for p in passages)) if language == "en" and passages else {}
+        glossary = names.glossary(" ".join(p.text for p in passages), [question, context]) if language == "en" and passages else {}
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
         fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None)
         return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct)
@@ -214,7 +214,7 @@ class Assistant:
             if tidy and answer.startswith(streamed) and len(answer) > len(streamed):
                 yield Token(answer[len(streamed) :])  # the part held back while it could still change
         else:
-            glossary = names.glossary(cite.strip_markers(draft))
+            glossary = names.glossary(cite.strip_markers(draft), [question, p.context])
             parts: list[str] = []
             for piece in gen.stream(prompting.translation_messages(draft, glossary), self.settings.max_answer_tokens):
                 if isinstance(piece, Usage):

@@ -11,9 +11,15 @@ the web) gets a phonetic key; an Arabic word gets the same kind of key, and
 the English words sharing it are ranked by how well their vowels align and
 how common they are. Patrushev is in English news; Batrushev is not.
 
-Place names are not spelled by sound but looked up: Unicode CLDR (through
-Babel) gives the Arabic and English names of every country and region and of
-~400 cities, so ليتوانيا is Lithuania and القاهرة Cairo, not al-Qahira.
+Place and month names are not spelled by sound but looked up: Unicode CLDR
+(through Babel) gives the Arabic and English names of every country and
+region, of ~400 cities and of the months in every Arabic locale, so ليتوانيا
+is Lithuania, القاهرة Cairo (not al-Qahira) and نيسان April (not Nissan).
+
+When the user's question names someone ("Who did William Burns meet?"), an
+Arabic word that sounds like that name takes the user's spelling: the answer
+then speaks of the same Burns the question did, even where the word list
+would have read the Arabic as another word (بيرنز as "Byrnes").
 
 What this does not do: spell names that English text never uses; those are
 left to the model.
@@ -166,7 +172,7 @@ def _lexicon() -> dict[tuple[str, ...], list[tuple[str, tuple[str, ...], float]]
 @functools.lru_cache(maxsize=4096)
 def spell(arabic_word: str) -> Spelling | None:
     """The usual English spelling of one Arabic word, or None when none is known."""
-    word = _DIACRITICS.sub("", arabic_word).strip("«»\"'()[]،,.:؛؟!")
+    word = _bare(arabic_word)
     if len(word) < 2:
         return None
     tries = [(word, 0.0)] + ([(stem, _PREFIX_PENALTY)] if (stem := _unclitic(word)) else [])
@@ -203,15 +209,28 @@ def is_name_like(arabic_word: str) -> bool:
     languages' text as in English, vocabulary ("fury", "road") is not; names
     rare everywhere (Patrushev) pass.
     """
-    if _TANWEEN.search(arabic_word):
-        return False  # an indefinite ending (ورداً، قائدٌ): Arabic vocabulary, never a transcribed name
-    bare = _DIACRITICS.sub("", arabic_word).strip("«»\"'()[]،,.:؛؟!")
-    if len(bare) < 3 or bare.startswith("ال") or _clitic_article(bare) or _arabic_zipf(bare) >= _COMMON_ARABIC or _inflects(bare):
+    bare = _bare(arabic_word)
+    if _vocabulary(arabic_word):
         return False
     spelling = spell(bare)
     if spelling is None or spelling.cost > _NAME_COST:
         return False
     return spelling.zipf < 2.5 or _english_gap(spelling.english.lower()) < 0.75
+
+
+def _bare(word: str) -> str:
+    return _DIACRITICS.sub("", word).strip("«»\"'()[]،,.:؛؟!")
+
+
+def _vocabulary(arabic_word: str) -> bool:
+    """True for a word that is Arabic vocabulary by its Arabic form alone: short, very
+    common, with the article, inflected, with an indefinite ending (ورداً), or a clitic
+    on a very common word (بأعضاء, "with members")."""
+    bare = _bare(arabic_word)
+    if _TANWEEN.search(arabic_word) or len(bare) < 3 or bare.startswith("ال") or _clitic_article(bare):
+        return True
+    stem = _unclitic(bare)
+    return _arabic_zipf(bare) >= _COMMON_ARABIC or bool(stem and _arabic_zipf(stem) >= _COMMON_ARABIC) or _inflects(bare)
 
 
 def _clitic_article(word: str) -> bool:
@@ -260,9 +279,11 @@ def _english_gap(word: str) -> float:
 
 
 @functools.lru_cache(maxsize=1)
-def _places() -> dict[str, str]:
-    """Normalized Arabic place names mapped to English (CLDR: countries, regions, cities)."""
+def _cldr() -> dict[str, str]:
+    """Normalized Arabic names of places and months mapped to English (Unicode CLDR:
+    countries, regions, cities; the months of every Arabic locale: نيسان, أبريل, أفريل)."""
     from babel import Locale
+    from babel.localedata import locale_identifiers
 
     ar, en = Locale("ar"), Locale("en")
     out: dict[str, str] = {}
@@ -276,30 +297,78 @@ def _places() -> dict[str, str]:
                 continue  # نوم (Nome) is also "sleep"
             english = (en.time_zones.get(zone) or {}).get("city") or zone.rsplit("/", 1)[-1].replace("_", " ")
             out.setdefault(city, english)
+    english_months = en.months["format"]["wide"]
+    for identifier in locale_identifiers():
+        if identifier == "ar" or identifier.startswith("ar_"):
+            for number, month in Locale.parse(identifier).months["format"]["wide"].items():
+                out.setdefault(normalize(month), english_months[number])
     return {k: v for k, v in out.items() if v[:1].isupper()}  # "world" is vocabulary
 
 
-_MAX_PLACE_WORDS = 3
+_MAX_CLDR_WORDS = 3
 
 
-def place(words: list[str]) -> tuple[int, str] | None:
-    """The longest place name opening `words` (a leading clitic و ب ل ف ك allowed): (words used, English)."""
-    places = _places()
-    for n in range(min(_MAX_PLACE_WORDS, len(words)), 0, -1):
+def cldr_name(words: list[str]) -> tuple[int, str] | None:
+    """The longest place or month name opening `words` (a leading clitic و ب ل ف ك allowed): (words used, English)."""
+    known = _cldr()
+    for n in range(min(_MAX_CLDR_WORDS, len(words)), 0, -1):
         phrase = normalize(" ".join(words[:n]))
         for form in (phrase, _unclitic(phrase)):
-            if form and form in places:
-                return n, places[form]
+            if form and form in known:
+                return n, known[form]
     return None
 
 
-def glossary(text: str) -> dict[str, str]:
+_HINT_COST = 0.8  # how closely an Arabic word must sound like a name the user wrote
+_HINT_ZIPF = 4.5  # an uncapitalized word this rare in English may be a name ("sullivan"); "was", "talk" are not
+
+
+def _hint_keys(hints: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The words of the user's text that could be names, with their sound keys: capitalized
+    inside a sentence, or rare in English ("who did sullivan talk to?")."""
+    from wordfreq import zipf_frequency
+
+    places = {english.lower() for english in _cldr().values()}  # CLDR names these on the Arabic side
+    out = []
+    for text in hints:
+        for m in re.finditer(r"[A-Za-z][A-Za-z'-]+", text):
+            word = re.sub(r"'s?$", "", m.group())  # Sullivan's
+            initial = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!:;\"(“"
+            capitalized = word[0].isupper() and not initial
+            if len(word) >= 3 and (capitalized or zipf_frequency(word.lower(), "en") < _HINT_ZIPF) and word.lower() not in places:
+                out.append((word if word[0].isupper() else word.capitalize(), english_key(word.lower())))
+    return list(dict.fromkeys(out))
+
+
+def _hinted(word: str, hints: list[tuple[str, tuple[str, ...]]]) -> tuple[str, str] | None:
+    """(Arabic form, the user's spelling) when word sounds like a name the user wrote.
+
+    Only the Arabic-side tests apply (the word must not be Arabic vocabulary):
+    the English side is known, so a name that is also an English word (Burns)
+    is taken. A word with a clitic gives its stem (لبيرنز → بيرنز)."""
+    if not hints or _vocabulary(word):
+        return None
+    bare = _bare(word)
+    best: tuple[float, str, str] | None = None
+    for form in filter(None, (bare, _unclitic(bare))):
+        key = arabic_key(form)
+        if not _VOWELS.intersection(key):
+            continue  # a transcribed name writes its vowels; نزع ("removal") is not News
+        for english, ekey in hints:
+            if _skeleton(key) == _skeleton(ekey) and (cost := _cost(key, ekey)) <= _HINT_COST and (best is None or cost < best[0]):
+                best = (cost, form, english)
+    return (best[1], best[2]) if best else None
+
+
+def glossary(text: str, hints: list[str] | None = None) -> dict[str, str]:
     """Arabic name runs in text mapped to English spellings ("يوري أوشاكوف" → "Yuri Ushakov").
 
-    Place names come from CLDR first. Adjacent name words form one run; a
-    word carrying a clitic (لبوتين, "to Putin") stands alone, without its
-    clitic.
+    Place and month names come from CLDR first. Adjacent name words form one
+    run; a word carrying a clitic (لبوتين, "to Putin") stands alone, without
+    its clitic. hints are the user's own texts (the question): a name written
+    there keeps the user's spelling.
     """
+    keys = _hint_keys(hints or [])
     matches = list(re.finditer(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text))
     tokens = [m.group() for m in matches]
     # name words are joined only by spaces: in "غيراسيموف، منعا" the name ends at the comma
@@ -315,9 +384,9 @@ def glossary(text: str) -> dict[str, str]:
     i = 0
     while i < len(tokens):
         span = 1
-        while span < _MAX_PLACE_WORDS and i + span < len(tokens) and joined[i + span]:
+        while span < _MAX_CLDR_WORDS and i + span < len(tokens) and joined[i + span]:
             span += 1
-        if found := place(tokens[i : i + span]):
+        if found := cldr_name(tokens[i : i + span]):
             close()
             n, english = found
             out[" ".join(tokens[i : i + n])] = english
@@ -327,21 +396,32 @@ def glossary(text: str) -> dict[str, str]:
         if not joined[i]:
             close()
         i += 1
-        if not is_name_like(token):
+        name = _hinted(token, keys) or _spelled(token)
+        if name is None:
             close()
             continue
-        spelling = spell(token)
-        assert spelling is not None
-        bare = _DIACRITICS.sub("", token)
-        stem = _unclitic(bare)
-        if stem and (s := spell(stem)) is not None and s.english == spelling.english:
+        form, english = name
+        if form != token:  # a clitic was dropped: the name stands alone
             close()
-            run.append((stem, spelling.english))
+            run.append(name)
             close()
         else:
-            run.append((token, spelling.english))
+            run.append(name)
     close()
     return out
+
+
+def _spelled(token: str) -> tuple[str, str] | None:
+    """(Arabic form, English spelling) of a name-like word; the form drops a clitic
+    that the spelling does not need (وماكرون → ماكرون)."""
+    if not is_name_like(token):
+        return None
+    spelling = spell(token)
+    assert spelling is not None
+    stem = _unclitic(_DIACRITICS.sub("", token))
+    if stem and (s := spell(stem)) is not None and s.english == spelling.english:
+        return stem, spelling.english
+    return token, spelling.english
 
 
 def warm() -> None:
@@ -349,6 +429,6 @@ def warm() -> None:
     from wordfreq import zipf_frequency
 
     _lexicon()
-    _places()
+    _cldr()
     for lang in ("ar", "en", "de", "fr", "es", "it", "nl", "pl"):
         zipf_frequency("a", lang)

@@ -72,4 +72,49 @@ def test_places_come_from_cldr_with_clitics_and_multiword_names() -> None:
 
 
 def test_place_names_that_are_also_vocabulary_are_not_cities() -> None:
-    assert names.place(["نوم", "عميق"]) is None  # "deep sleep", not Nome
+    assert names.cldr_name(["نوم", "عميق"]) is None  # "deep sleep", not Nome
+
+
+@pytest.mark.parametrize("word", ["بأعضاء", "وحسب", "فرئيس", "وتطوير"])
+def test_a_clitic_on_common_vocabulary_is_not_a_name(word: str) -> None:
+    # read as Bada, Usb, Friis, Tour: a clitic و ب ل ف ك before "members", "according to", "president", "development"
+    assert not names.is_name_like(word)
+    assert word not in names.glossary(f"قال {word} ذلك")
+
+
+def test_months_of_every_arabic_locale_come_from_cldr() -> None:
+    g = names.glossary("منذ 18 فبراير (شباط)، ثم في نيسان/أبريل وكانون الثاني وجوان")
+    assert g["فبراير"] == g["شباط"] == "February"
+    assert g["نيسان"] == g["أبريل"] == "April"  # not Nissan
+    assert g["وكانون الثاني"] == "January"
+    assert g["وجوان"] == "June"  # the Maghreb name
+
+
+def test_names_the_user_wrote_keep_the_users_spelling() -> None:
+    text = "التقى سيرجي ناريشكين بمدير المخابرات وليام بيرنز، واتصل لويد أوستن بشويجو"
+    plain = names.glossary(text)
+    assert "Burns" not in " ".join(plain.values())  # بيرنز alone reads as an English word, not a name
+    hinted = names.glossary(text, ["Who did CIA director William Burns meet?", "what did austin tell shoigu"])
+    assert hinted["وليام بيرنز"] == "William Burns"
+    assert hinted["لويد أوستن"] == "Lloyd Austin"  # the word list alone says Austen
+    assert hinted["شويجو"] == "Shoigu"  # the clitic ب is dropped, as for any name
+    assert hinted["سيرجي ناريشكين"] == plain["سيرجي ناريشكين"]  # names the user did not write are unchanged
+
+
+def test_a_hint_does_not_make_vocabulary_a_name() -> None:
+    # "talk" sounds like تلك ("that"), "meet" nothing: Arabic vocabulary stays unannotated
+    assert names.glossary("تلك المحادثات مع الوفد", ["who did sullivan talk to? did they meet"]) == {}
+
+
+def test_only_words_that_could_be_names_are_hints() -> None:
+    # "was" sounds like أوسع ("wider"): a common lowercase English word is not taken for a name
+    text = "في محاولة للحد من مخاطر نشوب صراع أوسع في أوكرانيا"
+    assert names.glossary(text, ["What was the goal of Sullivan's secret talks with Putin's aides?"]) == names.glossary(text)
+
+
+def test_hints_skip_words_without_written_vowels_and_place_names() -> None:
+    # نزع ("removal") sounds like News with short vowels added; رؤساء ("presidents") like Russia, which CLDR names
+    text = "وقالت شبكة إن بي سي نيوز إن نزع السلاح بحثه رؤساء الوفود"
+    g = names.glossary(text, ["How many officials did NBC News cite about Russia?"])
+    assert g.get("نيوز") == "News"
+    assert "نزع" not in g and "رؤساء" not in g
