@@ -349,14 +349,15 @@ def _hinted(word: str, hints: list[tuple[str, tuple[str, ...]]]) -> tuple[str, s
     if not hints or _vocabulary(word):
         return None
     bare = _bare(word)
+    stem = _unclitic(bare)
     best: tuple[float, str, str] | None = None
-    for form in filter(None, (bare, _unclitic(bare))):
-        key = arabic_key(form)
+    for form, shown in ((bare, word), (stem, stem)):  # the whole word is shown as written (diacritics kept)
+        key = arabic_key(form) if form else ()
         if not _VOWELS.intersection(key):
             continue  # a transcribed name writes its vowels; نزع ("removal") is not News
         for english, ekey in hints:
             if _skeleton(key) == _skeleton(ekey) and (cost := _cost(key, ekey)) <= _HINT_COST and (best is None or cost < best[0]):
-                best = (cost, form, english)
+                best = (cost, shown, english)
     return (best[1], best[2]) if best else None
 
 
@@ -418,7 +419,7 @@ def _spelled(token: str) -> tuple[str, str] | None:
         return None
     spelling = spell(token)
     assert spelling is not None
-    stem = _unclitic(_DIACRITICS.sub("", token))
+    stem = _unclitic(_bare(token))
     if stem and (s := spell(stem)) is not None and s.english == spelling.english:
         return stem, spelling.english
     return token, spelling.english

@@ -99,6 +99,8 @@ def test_names_the_user_wrote_keep_the_users_spelling() -> None:
     assert hinted["لويد أوستن"] == "Lloyd Austin"  # the word list alone says Austen
     assert hinted["شويجو"] == "Shoigu"  # the clitic ب is dropped, as for any name
     assert hinted["سيرجي ناريشكين"] == plain["سيرجي ناريشكين"]  # names the user did not write are unchanged
+    marked = "التقى وليام بيرنزُ في أنقرة"  # a diacritic on the name: the run still holds both words, as written
+    assert names.glossary(marked, ["Who did William Burns meet?"]).get("وليام بيرنزُ") == "William Burns"
 
 
 def test_a_hint_does_not_make_vocabulary_a_name() -> None:
