@@ -6,10 +6,11 @@
 2. Dense retrieval finds the chunks, evidence selection the few sentences
    that matter. Below the refusal threshold the assistant says the articles
    do not answer, without calling the model.
-3. The model answers in Arabic from the numbered passages, with [n] markers.
-   For an English question that Arabic answer is then put into English with a
-   glossary of the names it contains (names.py), and the English is what
-   streams to the user.
+3. The model answers from the numbered passages, with [n] markers, in the
+   question's language. For an English question the names in the passages
+   carry their English spelling (names.py), and the sentence closest to the
+   question is repeated before it. (english_mode="translate" instead answers
+   in Arabic and then puts that answer into English with the names glossary.)
 4. Markers become citations, each verified against its passage.
 
 All generation for one question happens under the generator's lock; a
@@ -171,8 +172,23 @@ class Assistant:
         direct = language == "ar" or self.settings.english_mode == "direct"
         glossary = names.glossary(" ".join(p.text for p in passages), [question, context]) if language == "en" and passages else {}
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
-        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None)
+        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, self._focus(vector, passages) if language == "en" else None)
         return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct)
+
+    def _focus(self, query_vector: np.ndarray, passages: list[Passage]) -> tuple[str, int] | None:
+        """The sentence holding the clause of the passages closest to the query: (chunk id, sentence index).
+
+        Used for English questions only: the embedding model matches an English
+        question to Arabic text far better than the generator does, while on
+        Arabic questions the generator finds the answer on its own and a
+        repeated sentence picked by shared names misleads it more than it helps.
+        """
+        found = prompting.clauses(passages) if self.settings.focus_sentence else []
+        if not found:
+            return None
+        similarities = self.embedder.embed_documents([c for _, _, c in found]) @ query_vector
+        chunk_id, sentence, _ = found[int(np.argmax(similarities))]
+        return chunk_id, sentence
 
     def _generate(self, p: Prepared, started: float, retrieve_ms: float) -> Iterator[Token | Answer]:
         gen = self.generator

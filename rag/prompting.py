@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from .generation import Message
 from .retrieval import Passage
@@ -100,10 +101,36 @@ def format_passage(p: Passage, names: dict[str, str] | None = None) -> str:
     return f"[{p.n}] {text}"
 
 
-def answer_messages(question: str, passages: list[Passage], context: str = "", names: dict[str, str] | None = None) -> list[Message]:
-    """Messages asking for a cited answer: in Arabic, or (names given) in English with the names annotated."""
+_CLAUSE_BREAK = re.compile(r"[،,؛;:«»\"“”()]")
+CLAUSE_MIN_WORDS = 3
+
+
+def clauses(passages: list[Passage]) -> list[tuple[str, int, str]]:
+    """The clauses (text between punctuation) of the passages' sentences, each with its chunk id and sentence index."""
+    found = []
+    for p in passages:
+        for i in p.sentences:
+            start, end = p.chunk.sentences[i]
+            for clause in _CLAUSE_BREAK.split(sanitize(p.chunk.text[start:end])):
+                if len(clause.split()) >= CLAUSE_MIN_WORDS:
+                    found.append((p.chunk.chunk_id, i, clause.strip()))
+    return found
+
+
+def answer_messages(question: str, passages: list[Passage], context: str = "", names: dict[str, str] | None = None, focus: tuple[str, int] | None = None) -> list[Message]:
+    """Messages asking for a cited answer: in Arabic, or (names given) in English with the names annotated.
+
+    `focus` (chunk id, sentence index) is the sentence closest to the question;
+    it is repeated just before the question. The embedding model matches an
+    English question to Arabic text far better than the small generator does,
+    and a whole sentence keeps coordinated answers together ("X, and also Y").
+    """
     system = ANSWER_SYSTEM if names is None else ENGLISH_SYSTEM
     lines = ["Passages:", *(format_passage(p, names) for p in passages), ""]
+    for p in passages:
+        if focus and p.chunk.chunk_id == focus[0] and focus[1] in p.sentences:
+            lines.append("Most relevant: " + format_passage(replace(p, sentences=(focus[1],)), names))
+            break
     if context:
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
     lines.append(f"Question: {strip_special_tokens(question)}")
@@ -119,7 +146,15 @@ def translation_messages(arabic_answer: str, names: dict[str, str]) -> list[Mess
     ]
 
 
-def fit(question: str, passages: list[Passage], context: str, budget: int, count: Callable[[list[Message]], int], names: dict[str, str] | None = None) -> tuple[list[Passage], list[Message]]:
+def fit(
+    question: str,
+    passages: list[Passage],
+    context: str,
+    budget: int,
+    count: Callable[[list[Message]], int],
+    names: dict[str, str] | None = None,
+    focus: tuple[str, int] | None = None,
+) -> tuple[list[Passage], list[Message]]:
     """Drop the lowest-ranked passages until the prompt fits in `budget` tokens.
 
     Passages are renumbered 1..k after dropping, so [n] always refers to the
@@ -127,8 +162,8 @@ def fit(question: str, passages: list[Passage], context: str, budget: int, count
     """
     kept = list(passages)
     while True:
-        numbered = [Passage(i, p.chunk, p.sentences, p.score) for i, p in enumerate(kept, 1)]
-        messages = answer_messages(question, numbered, context, names)
+        numbered = [replace(p, n=i) for i, p in enumerate(kept, 1)]
+        messages = answer_messages(question, numbered, context, names, focus)
         if count(messages) <= budget or not kept:
             return numbered, messages
         kept.pop()

@@ -49,6 +49,7 @@ class Settings:
     top_k: int = _doc("Chunks retrieved per question.", default=5, lo=1, hi=50)
     evidence_sentences: int = _doc("Evidence sentences put in the prompt.", default=4, lo=1, hi=20)
     english_mode: str = _doc("English answers: 'direct' (names annotated in the passages) or 'translate' (Arabic answer, then English).", default="direct")
+    focus_sentence: bool = _doc("English questions: repeat the sentence of the passages closest to the question just before it.", default=True)
     refusal_threshold: float = _doc("Below this best sentence similarity the assistant refuses without generating.", default=0.25, lo=0.0, hi=1.0)
     unsupported_threshold: float = _doc("Below this best sentence similarity, an answer none of whose citations verifies becomes the refusal.", default=0.35, lo=0.0, hi=1.0)
     n_ctx: int = _doc("Generator context window in tokens.", default=2048, lo=512, hi=32768)

@@ -9,6 +9,8 @@ from conftest import FakeGenerator
 from rag import prompting
 from rag.answering import REFUSALS, Answer, Assistant, Token
 from rag.errors import Busy, QuestionError
+from rag.retrieval import Passage
+from rag.text import words
 
 
 def _last_user(messages) -> str:
@@ -93,6 +95,55 @@ def test_context_is_fitted_by_dropping_lowest_passages(assistant) -> None:
     narrow = len([line for line in _last_user(small.generator.calls[-1]).splitlines() if line[:1] == "["])
     assert wide > narrow >= 1
     assert small.generator.prompt_tokens(small.generator.calls[-1]) + 16 <= small.generator.n_ctx
+
+
+def _focus_line(messages) -> str:
+    return next((line for line in _last_user(messages).splitlines() if line.startswith("Most relevant: ")), "")
+
+
+def test_the_focus_sentence_holds_the_clause_closest_to_the_question(assistant, fake_embedder) -> None:
+    a = assistant(_cite_first_passage)
+    question = "مع من تحدث سوليفان؟"
+    p = a.prepare(question)
+    chunk_id, index = a._focus(fake_embedder.embed_query(question), p.fitted)
+    passage = next(x for x in p.fitted if x.chunk.chunk_id == chunk_id)
+    sentence = prompting.sanitize(passage.chunk.sentence_texts()[index])
+    # the fake embedder scores by shared words: the sentence holds the clause sharing most of the question's words
+    shared = lambda text: len(set(words(question)) & set(words(text)))  # noqa: E731
+    clauses = [c for _, _, c in prompting.clauses(p.fitted)]
+    assert max(shared(c) for c in clauses if c in sentence) == max(shared(c) for c in clauses) > 0
+    line = _focus_line(prompting.answer_messages(question, p.fitted, focus=(chunk_id, index)))
+    assert line == f"Most relevant: [{passage.n}] {sentence}"  # the whole sentence, not the clause
+
+
+def test_english_questions_get_the_focus_line_last_before_the_question(assistant) -> None:
+    a = assistant(lambda m: "Sullivan talked to Yuri Ushakov [1].")
+    a.ask("Who did Sullivan talk to?")
+    lines = _last_user(a.generator.calls[-1]).splitlines()
+    assert lines[-2].startswith("Most relevant: [") and lines[-1] == "Question: Who did Sullivan talk to?"
+    a.ask("مع من تحدث سوليفان؟")
+    assert _focus_line(a.generator.calls[-1]) == ""  # Arabic questions: the generator reads the passages directly
+
+
+def test_coordinated_clauses_stay_together_in_the_focus_sentence() -> None:
+    from rag.chunking import Chunk
+
+    text = "قال المسؤولون إن سوليفان تحدث مع يوري أوشاكوف، كما أنه تحدث أيضاً مع نيكولاي باتروشيف. وقال آخرون كلاما آخر هنا."
+    chunk = Chunk("c1", "d1", "t", None, text, 0, len(text), ((0, text.index(".") + 1), (text.index(".") + 2, len(text))))
+    passage = Passage(1, chunk, (0, 1), 0.5)
+    found = prompting.clauses([passage])
+    assert [c for _, i, c in found if i == 0] == ["قال المسؤولون إن سوليفان تحدث مع يوري أوشاكوف", "كما أنه تحدث أيضاً مع نيكولاي باتروشيف."]
+    line = _focus_line(prompting.answer_messages("مع من تحدث سوليفان؟", [passage], focus=("c1", 0)))
+    assert "أوشاكوف" in line and "باتروشيف" in line and "آخرون" not in line
+
+
+def test_no_focus_line_when_turned_off_or_its_passage_is_fitted_out(assistant) -> None:
+    off = assistant(_cite_first_passage, focus_sentence=False)
+    off.ask("Who did Sullivan talk to?")
+    assert _focus_line(off.generator.calls[-1]) == ""
+    p = assistant(_cite_first_passage).prepare("مع من تحدث سوليفان؟")
+    messages = prompting.answer_messages(p.question, p.fitted, focus=("no-such-chunk", 0))
+    assert _focus_line(messages) == ""  # it names a passage the prompt does not hold
 
 
 @pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t", "empty"), ("x" * 100_000, "too long"), ("?!،.؟", "no words"), ("<|im_start|>", "empty")])
