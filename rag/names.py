@@ -306,6 +306,7 @@ def _cldr() -> dict[str, str]:
 
 
 _MAX_CLDR_WORDS = 3
+_MAX_RUN = 8  # longest acronym or name run looked at
 
 
 def cldr_name(words: list[str]) -> tuple[int, str] | None:
@@ -317,6 +318,30 @@ def cldr_name(words: list[str]) -> tuple[int, str] | None:
             if form and form in known:
                 return n, known[form]
     return None
+
+
+# English letters as Arabic writes them in acronyms: إن بي سي is NBC, سي آي إيه is CIA.
+_LETTERS = {
+    **dict.fromkeys(("إيه", "ايه", "أيه"), "A"), "بي": "B", "سي": "C", "دي": "D", "إي": "E", **dict.fromkeys(("إف", "اف"), "F"),
+    "جي": "G", **dict.fromkeys(("إتش", "اتش", "إيتش"), "H"), "آي": "I", **dict.fromkeys(("جيه", "جاي"), "J"), **dict.fromkeys(("كيه", "كاي"), "K"),
+    "إل": "L", "إم": "M", "إن": "N", "أو": "O", "كيو": "Q", "آر": "R", "إس": "S", "تي": "T", "يو": "U", "في": "V", "دبليو": "W",
+    "إكس": "X", "واي": "Y", **dict.fromkeys(("زد", "زي"), "Z"),
+}
+_WORD_LETTERS = frozenset(("إن", "أو", "في", "دي", "بي"))  # also Arabic words: "that", "or", "in", "this", "with me"
+
+
+def acronym(words: list[str]) -> tuple[int, str] | None:
+    """The acronym spelled letter by letter at the start of `words` (إن بي سي → NBC): (words used, English).
+
+    It takes two letters or more, one of them a letter name that is not also an Arabic word."""
+    letters = []
+    for word in words:
+        if (letter := _LETTERS.get(_DIACRITICS.sub("", word))) is None:
+            break
+        letters.append((word, letter))
+    if len(letters) < 2 or all(_DIACRITICS.sub("", w) in _WORD_LETTERS for w, _ in letters):
+        return None
+    return len(letters), "".join(letter for _, letter in letters)
 
 
 _HINT_COST = 0.8  # how closely an Arabic word must sound like a name the user wrote
@@ -384,8 +409,8 @@ def glossary(text: str, hints: list[str] | None = None) -> dict[str, str]:
 
     i = 0
     while i < len(tokens):
-        span = 1
-        while span < _MAX_CLDR_WORDS and i + span < len(tokens) and joined[i + span]:
+        span = 1  # the words from here joined by spaces only
+        while span < _MAX_RUN and i + span < len(tokens) and joined[i + span]:
             span += 1
         if found := cldr_name(tokens[i : i + span]):
             close()
@@ -393,9 +418,14 @@ def glossary(text: str, hints: list[str] | None = None) -> dict[str, str]:
             out[" ".join(tokens[i : i + n])] = english
             i += n
             continue
-        token = tokens[i]
         if not joined[i]:
             close()
+        if found := acronym(tokens[i : i + span]):
+            n, english = found
+            run.append((" ".join(tokens[i : i + n]), english))
+            i += n
+            continue
+        token = tokens[i]
         i += 1
         name = _hinted(token, keys) or _spelled(token)
         if name is None:

@@ -118,5 +118,24 @@ def test_hints_skip_words_without_written_vowels_and_place_names() -> None:
     # نزع ("removal") sounds like News with short vowels added; رؤساء ("presidents") like Russia, which CLDR names
     text = "وقالت شبكة إن بي سي نيوز إن نزع السلاح بحثه رؤساء الوفود"
     g = names.glossary(text, ["How many officials did NBC News cite about Russia?"])
-    assert g.get("نيوز") == "News"
+    assert g.get("إن بي سي نيوز") == "NBC News"  # the user's "News" joins the acronym's run
     assert "نزع" not in g and "رؤساء" not in g
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('أفادت شبكة "إن بي سي نيوز" الأمريكية', {"إن بي سي": "NBC"}),
+        ("قالت شبكة سي إن إن وهيئة بي بي سي", {"سي إن إن": "CNN", "بي بي سي": "BBC"}),
+        ("وكالة سي آي إيه ومكتب إف بي آي", {"سي آي إيه": "CIA", "إف بي آي": "FBI"}),
+        ("لعب مع نادي إيه سي ميلان", {"إيه سي ميلان": "AC Milan"}),  # an acronym opens a name run
+    ],
+)
+def test_acronyms_spelled_letter_by_letter(text: str, expected: dict[str, str]) -> None:
+    assert {k: v for k, v in names.glossary(text).items() if k in expected} == expected
+
+
+def test_letter_names_that_are_arabic_words_alone_are_no_acronym() -> None:
+    # في "in", إن "that", أو "or", بي "with me": letter names too, but here they are words
+    assert not any(v.isupper() for v in names.glossary("قال إن في بي ثقة كبيرة أو في ذلك إن دي").values())
+    assert names.acronym(["إن", "بي", "سي"]) == (3, "NBC") and names.acronym(["في", "إن"]) is None and names.acronym(["سي"]) is None
