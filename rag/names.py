@@ -28,6 +28,7 @@ left to the model.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -334,14 +335,11 @@ def acronym(words: list[str]) -> tuple[int, str] | None:
     """The acronym spelled letter by letter at the start of `words` (إن بي سي → NBC): (words used, English).
 
     It takes two letters or more, one of them a letter name that is not also an Arabic word."""
-    letters = []
-    for word in words:
-        if (letter := _LETTERS.get(_DIACRITICS.sub("", word))) is None:
-            break
-        letters.append((word, letter))
-    if len(letters) < 2 or all(_DIACRITICS.sub("", w) in _WORD_LETTERS for w, _ in letters):
+    bare = [_bare(word) for word in words]
+    letters = list(itertools.takewhile(bool, (_LETTERS.get(word) for word in bare)))
+    if len(letters) < 2 or set(bare[: len(letters)]) <= _WORD_LETTERS:
         return None
-    return len(letters), "".join(letter for _, letter in letters)
+    return len(letters), "".join(letters)
 
 
 _HINT_COST = 0.8  # how closely an Arabic word must sound like a name the user wrote
