@@ -4,7 +4,9 @@ A question entry (eval/questions.jsonl):
     {"id", "language", "category", "question", "history"?, "answerable",
      "answers": [[alias, ...], ...], "doc_ids": [...], "evidence": [...]}
 An answer is correct when, for every alias group, one alias occurs in it
-after normalization (Latin aliases must match whole words). Citation
+after normalization (Latin aliases must match whole words); an English answer
+must state the fact in English, so Arabic-script aliases count only for Arabic
+questions. Citation
 precision is the share of citations whose passage contains gold evidence;
 recall the share of gold articles cited. Faithfulness is the share of
 citations that verified.
@@ -31,6 +33,7 @@ from .settings import REPO_ROOT, Settings
 from .text import normalize
 
 _LATIN = re.compile(r"[A-Za-z]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,9 @@ def alias_present(alias: str, text: str) -> bool:
     return a in t
 
 
-def answer_correct(answer: str, groups: list[list[str]]) -> bool:
-    """Every alias group has an alias in the answer."""
-    return bool(groups) and all(any(alias_present(a, answer) for a in group) for group in groups)
+def answer_correct(answer: str, groups: list[list[str]], language: str = "ar") -> bool:
+    """Every alias group has an alias in the answer; in an English answer, an alias not in Arabic script."""
+    return bool(groups) and all(any(alias_present(a, answer) for a in group if language == "ar" or not _ARABIC.search(a)) for group in groups)
 
 
 def retrieval_ranks(doc_ids: list[str], ranked_doc_ids: list[str]) -> int | None:
@@ -164,7 +167,7 @@ def run(settings: Settings, questions: list[Question], retrieval_only: bool, pro
             r.update({
                 "answer": answer.answer, "draft": answer.draft, "refused": answer.refused,
                 "answer_language": answer.language,
-                "correct": (not answer.refused and answer_correct(answer.answer, q.answers)) if q.answerable else answer.refused,
+                "correct": (not answer.refused and answer_correct(answer.answer, q.answers, q.language)) if q.answerable else answer.refused,
                 "citations": [{"n": c.n, "doc_id": c.doc_id, "supported": c.supported, "quote": c.quote} for c in answer.citations],
                 "citation_precision": citation_precision(cited, q.evidence) if q.answerable and not answer.refused else None,
                 "citation_recall": (len({c.doc_id for c in answer.citations} & set(q.doc_ids)) / len(q.doc_ids)) if q.answerable and not answer.refused else None,

@@ -31,6 +31,7 @@ import functools
 import itertools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .text import normalize
@@ -384,17 +385,30 @@ def _hinted(word: str, hints: list[tuple[str, tuple[str, ...]]]) -> tuple[str, s
     return (best[1], best[2]) if best else None
 
 
-def glossary(text: str, hints: list[str] | None = None) -> dict[str, str]:
+Confirm = Callable[[list[tuple[str, str]]], list[bool]]
+
+
+def glossary(text: str, hints: list[str] | None = None, confirm: Confirm | None = None) -> dict[str, str]:
     """Arabic name runs in text mapped to English spellings ("يوري أوشاكوف" → "Yuri Ushakov").
 
     Place and month names come from CLDR first. Adjacent name words form one
     run; a word carrying a clitic (لبوتين, "to Putin") stands alone, without
     its clitic. hints are the user's own texts (the question): a name written
     there keeps the user's spelling.
+
+    `confirm` gets every (Arabic word, English spelling) found by sound alone,
+    in one batch, and says which to keep: sound-alike lookup also finds
+    English words for Arabic vocabulary (يعلن "Ellen"), which a cross-lingual
+    check can tell from a name's spelling (see `Assistant`). Lookups (CLDR,
+    acronyms, the user's own spelling) are not checked.
     """
     keys = _hint_keys(hints or [])
     matches = list(re.finditer(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text))
     tokens = [m.group() for m in matches]
+    rejected: set[tuple[str, str]] = set()
+    if confirm:
+        found = list(dict.fromkeys(s for t in tokens if not cldr_name([t]) and not _hinted(t, keys) and (s := _spelled(t))))
+        rejected = {pair for pair, keep in zip(found, confirm(found), strict=True) if not keep}
     # name words are joined only by spaces: in "غيراسيموف، منعا" the name ends at the comma
     joined = [i > 0 and not text[matches[i - 1].end() : m.start()].strip() for i, m in enumerate(matches)]
     out: dict[str, str] = {}
@@ -426,7 +440,7 @@ def glossary(text: str, hints: list[str] | None = None) -> dict[str, str]:
         token = tokens[i]
         i += 1
         name = _hinted(token, keys) or _spelled(token)
-        if name is None:
+        if name is None or name in rejected:
             close()
             continue
         form, english = name

@@ -3,12 +3,12 @@ latency budget (~40 tokens/s on two cores).
 
 The system message is constant, so llama.cpp reuses its KV cache from one
 question to the next; everything that changes comes after it. Two prompts:
-- `answer_messages`: numbered evidence passages and the question; the model
-  answers in Arabic, copying names and numbers from the passages (what a
-  small model does reliably on Arabic articles).
-- `translation_messages`: for an English question, the Arabic answer is put
-  into English with a glossary of the names it contains, spelled the usual
-  English way (see names.py).
+- `answer_messages`: numbered evidence passages and the question. The model
+  answers in the question's language; for an English question each name in
+  the passages carries its English spelling (see names.py) and the sentence
+  closest to the question is repeated before it.
+- `translation_messages`: the optional translate mode (english_mode =
+  "translate") puts an Arabic answer into English with a glossary of its names.
 """
 
 from __future__ import annotations

@@ -108,11 +108,13 @@ class Retriever:
             ranked = sorted(fused.items(), key=lambda item: -item[1])[:k]
         return [Hit(rank, row, self.index.chunks[row], score) for rank, (row, score) in enumerate(ranked, 1)]
 
-    def evidence(self, query_vector: np.ndarray, hits: list[Hit], sentences: int) -> list[Passage]:
+    def evidence(self, query_vector: np.ndarray, hits: list[Hit], sentences: int, margin: float | None = None) -> list[Passage]:
         """The best `sentences` sentences of the hits, grouped into numbered passages.
 
         Passages are ordered by their best sentence; a sentence repeated in two
-        overlapping chunks counts once.
+        overlapping chunks counts once. A sentence scoring more than `margin`
+        below the best one is left out: it is seldom the answer, and every
+        sentence in the prompt costs time and can mislead the model.
         """
         scored: list[tuple[float, int, int]] = []  # (score, hit position, sentence index)
         for position, hit in enumerate(hits):
@@ -123,6 +125,8 @@ class Retriever:
         chosen: dict[int, list[tuple[float, int]]] = {}
         seen: set[str] = set()
         for score, position, i in scored:
+            if margin is not None and score < scored[0][0] - margin:
+                break
             chunk = hits[position].chunk
             start, end = chunk.sentences[i]
             key = chunk.doc_id + "\n" + chunk.text[start:end]

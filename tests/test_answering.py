@@ -6,10 +6,10 @@ import threading
 import pytest
 from conftest import FakeGenerator
 
-from rag import prompting
+from rag import names, prompting
 from rag.answering import REFUSALS, Answer, Assistant, Token
 from rag.errors import Busy, QuestionError
-from rag.retrieval import Passage
+from rag.retrieval import Passage, Retriever
 from rag.text import words
 
 
@@ -66,6 +66,21 @@ def test_english_question_gets_english_prompt_with_name_spellings(assistant) -> 
     assert answer.language == "en" and answer.answer.startswith("Sullivan")
 
 
+def test_names_spelled_by_sound_are_kept_when_the_embedder_sees_the_same_name(assistant, fake_embedder) -> None:
+    a = assistant(lambda m: "Ushakov [1].")
+    # the bag-of-words fake puts a text and itself at 1.0 and different words near 0
+    assert a._confirm_names([("أوشاكوف", "أوشاكوف"), ("يعلن", "Ellen")]) == [True, False]
+    before = fake_embedder.embedded
+    assert a._confirm_names([("يعلن", "Ellen"), ("أوشاكوف", "أوشاكوف")]) == [False, True]
+    assert fake_embedder.embedded == before  # each pair is embedded once
+    question = "Who did the national security adviser talk to?"
+    b = assistant(lambda m: "Ushakov [1].", name_similarity=0.0)
+    assert b._confirm_names([("يعلن", "Ellen")]) == [True]
+    unchecked, checked = b.prepare(question).glossary, a.prepare(question).glossary
+    looked_up = {k: v for k, v in unchecked.items() if names.cldr_name(k.split()) or names.acronym(k.split())}
+    assert len(unchecked) > len(looked_up) and checked == looked_up  # the fake confirms no sound-alike spelling
+
+
 def test_markers_to_missing_passages_are_dropped(assistant) -> None:
     a = assistant(lambda m: _cite_first_passage(m) + " [9]")
     answer = a.ask("مع من تحدث سوليفان؟")
@@ -95,6 +110,22 @@ def test_context_is_fitted_by_dropping_lowest_passages(assistant) -> None:
     narrow = len([line for line in _last_user(small.generator.calls[-1]).splitlines() if line[:1] == "["])
     assert wide > narrow >= 1
     assert small.generator.prompt_tokens(small.generator.calls[-1]) + 16 <= small.generator.n_ctx
+
+
+def test_evidence_leaves_out_sentences_far_below_the_best(fake_index, fake_embedder) -> None:
+    r = Retriever(fake_index, fake_embedder)
+    question = "مع من تحدث سوليفان مستشار الأمن القومي؟"
+    vector = fake_embedder.embed_query(question)
+    hits = r.search(question, 5, vector)
+
+    def picked(passages):
+        return {(p.chunk.chunk_id, i): float(fake_embedder.embed_documents([p.chunk.sentence_texts()[i]])[0] @ vector) for p in passages for i in p.sentences}
+
+    wide, narrow = picked(r.evidence(vector, hits, 8)), picked(r.evidence(vector, hits, 8, margin=0.1))
+    assert len(wide) == 8 and 1 <= len(narrow) < len(wide) and narrow.keys() <= wide.keys()
+    best = max(wide.values())
+    assert all(score >= best - 0.1 - 1e-6 for score in narrow.values())
+    assert all(score < best - 0.1 for key, score in wide.items() if key not in narrow)
 
 
 def _focus_line(messages) -> str:

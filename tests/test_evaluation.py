@@ -30,6 +30,13 @@ def test_answer_correct_needs_every_group() -> None:
     assert not answer_correct("anything", [])
 
 
+def test_english_answers_need_the_fact_in_english() -> None:
+    groups = [["escalation", "صراع أوسع"], ["23"]]
+    assert answer_correct("صراع أوسع ٢٣", groups, "ar")
+    assert not answer_correct("To avoid a صراع أوسع, 23 times", groups, "en")
+    assert answer_correct("To avoid escalation [1], 23 times", groups, "en")
+
+
 def test_retrieval_metrics() -> None:
     ranks = [retrieval_ranks(["a"], ["a", "b"]), retrieval_ranks(["a"], ["b", "c", "a"]), retrieval_ranks(["a"], ["b"])]
     assert ranks == [1, 3, None]

@@ -139,3 +139,21 @@ def test_letter_names_that_are_arabic_words_alone_are_no_acronym() -> None:
     # في "in", إن "that", أو "or", بي "with me": letter names too, but here they are words
     assert not any(v.isupper() for v in names.glossary("قال إن في بي ثقة كبيرة أو في ذلك إن دي").values())
     assert names.acronym(["إن", "بي", "سي"]) == (3, "NBC") and names.acronym(["في", "إن"]) is None and names.acronym(["سي"]) is None
+
+
+def test_sound_alike_names_are_confirmed_in_one_batch_and_lookups_are_not() -> None:
+    batches: list[list[tuple[str, str]]] = []
+
+    def confirm(pairs: list[tuple[str, str]]) -> list[bool]:
+        batches.append(pairs)
+        return [english not in ("Lukashenko", "Yuri") for _, english in pairs]
+
+    text = "واجتمع ميدفيديف مع لوكاشينكو في موسكو، ثم مع يوري أوشاكوف"
+    g = names.glossary(text, ["Who did Medvedev meet?"], confirm)
+    assert len(batches) == 1
+    asked = {english for _, english in batches[0]}
+    assert {"Lukashenko", "Yuri", "Ushakov"} <= asked
+    assert not asked & {"Medvedev", "Moscow"}  # the user's spelling and CLDR are lookups
+    assert g["ميدفيديف"] == "Medvedev" and g["موسكو"] == "Moscow"
+    assert "لوكاشينكو" not in g and g["أوشاكوف"] == "Ushakov"  # a rejected word also leaves its run
+    assert names.glossary(text, ["Who did Medvedev meet?"])["يوري أوشاكوف"] == "Yuri Ushakov"

@@ -86,7 +86,7 @@ def test_eight_concurrent_api_questions_are_answered_and_serialized(real_setting
 
     for (status, data), (question, answers) in zip(results, cases, strict=True):
         assert status == 200, data
-        assert not data["refused"] and answer_correct(data["answer"], answers), (question, data["answer"])
+        assert not data["refused"] and answer_correct(data["answer"], answers, data["language"]), (question, data["answer"])
         assert data["citations"] and all(c["supported"] for c in data["citations"])
     spans = sorted(gen.spans)
     assert len(spans) == len(cases)
