@@ -110,15 +110,17 @@ class LlamaCppGenerator:
         tokens = self._tokenize(self.render(messages))
         if len(tokens) + max_tokens > self.n_ctx:
             raise GenerationError(f"Prompt of {len(tokens)} tokens leaves no room in a {self.n_ctx}-token context")
-        completion = 0
+        pieces: list[str] = []
         for part in self._llm.create_completion(
             tokens, max_tokens=max_tokens, temperature=self._temperature, top_k=1 if self._temperature == 0 else 40, stop=self._stops, stream=True
         ):
-            completion += 1
             text = part["choices"][0]["text"]  # type: ignore[index]
             if text:
+                pieces.append(text)
                 yield text
-        yield Usage(len(tokens), completion)
+        # Stream parts are not tokens: a closing part carries only the finish reason, and
+        # the tokens of one multi-byte character arrive as one part. So count the text.
+        yield Usage(len(tokens), min(max_tokens, self.count_tokens("".join(pieces))))
 
 
 class Slots:

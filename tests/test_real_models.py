@@ -114,3 +114,6 @@ def test_llama_cpp_backend_streams_and_counts(real_settings) -> None:
     assert isinstance(usage, Usage) and usage.prompt_tokens == gen.prompt_tokens(messages) and 0 < usage.completion_tokens <= 24
     assert text.strip() and "<|im_end|>" not in text
     assert "<|im_start|>system" in gen.render(messages)  # the GGUF's own chat template
+    with gen.lock:  # cut off by the limit: the closing stream part is no token
+        usage = list(gen.stream([{"role": "user", "content": "Count from one to fifty in words."}], 5))[-1]
+    assert usage.completion_tokens == 5
