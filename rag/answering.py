@@ -37,7 +37,7 @@ from .retrieval import Hit, Passage, Retriever
 from .settings import Settings
 from .text import detect_language, strip_special_tokens, words
 
-_NAME_CACHE = 50_000  # name similarities kept before the cache starts over
+_NAME_CACHE = 20_000  # name and phrase embeddings kept before the cache starts over
 REFUSALS = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
 
 
@@ -115,7 +115,7 @@ class Assistant:
         self.retriever = Retriever(index, embedder)
         self._waiting = 0
         self._waiting_lock = threading.Lock()
-        self._name_scores: dict[tuple[str, str], float] = {}
+        self._name_vectors: dict[str, np.ndarray] = {}
 
     @property
     def queue_length(self) -> int:
@@ -172,32 +172,26 @@ class Assistant:
         hits = self.retriever.search(query, self.settings.top_k, vector)
         passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin)
         direct = language == "ar" or self.settings.english_mode == "direct"
-        glossary = names.glossary(" ".join(p.text for p in passages), [question, context], self._confirm_names) if language == "en" and passages else {}
+        glossary = {}
+        if language == "en" and passages:
+            checked = self.settings.name_similarity > 0
+            glossary = names.glossary(" ".join(p.text for p in passages), [question, context], self._name_similarity if checked else None, self.settings.name_similarity, self.settings.phrase_similarity)
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
         fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, self._focus(vector, passages) if language == "en" else None)
         return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct)
 
-    def _confirm_names(self, pairs: list[tuple[str, str]]) -> list[bool]:
-        """Which (Arabic word, English spelling) pairs the embedding model sees as the same name.
-
-        A name and its English spelling embed close together (أوشاكوف and
-        Ushakov: 0.76); an Arabic word and the English word that merely sounds
-        like it do not (يعلن and Ellen: 0.38). Similarities are kept, so each
-        pair is embedded once per process.
-        """
-        if not self.settings.name_similarity:
-            return [True] * len(pairs)
-        known = self._name_scores
-        scores = {pair: known[pair] for pair in pairs if pair in known}
-        new = [pair for pair in dict.fromkeys(pairs) if pair not in scores]
+    def _name_similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """How close the embedding model puts each (Arabic, English) pair: a name and its
+        English spelling embed close together (أوشاكوف and Ushakov: 0.76); an Arabic
+        word and the English word that merely sounds like it do not (يعلن and Ellen:
+        0.38). Each text is embedded once per process."""
+        known = self._name_vectors
+        new = [t for t in dict.fromkeys(t for pair in pairs for t in pair) if t not in known]
         if new:
-            arabic = self.embedder.embed_documents([a for a, _ in new])
-            english = self.embedder.embed_documents([e for _, e in new])
-            scores.update(zip(new, (arabic * english).sum(axis=1).tolist(), strict=True))
             if len(known) + len(new) > _NAME_CACHE:
                 known.clear()
-            known.update((pair, scores[pair]) for pair in new)
-        return [scores[pair] >= self.settings.name_similarity for pair in pairs]
+            known.update(zip(new, self.embedder.embed_documents(new), strict=True))
+        return [float(known[a] @ known[e]) for a, e in pairs]
 
     def _focus(self, query_vector: np.ndarray, passages: list[Passage]) -> tuple[str, int] | None:
         """The sentence holding the clause of the passages closest to the query: (chunk id, sentence index).

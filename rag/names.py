@@ -21,6 +21,10 @@ Arabic word that sounds like that name takes the user's spelling: the answer
 then speaks of the same Burns the question did, even where the word list
 would have read the Arabic as another word (بيرنز as "Byrnes").
 
+Names of papers and channels are often English words transcribed (وول ستريت
+جورنال), which the sound lookup turns away as English vocabulary: with the
+embedding model at hand, runs of such words are read as phrases (`phrases`).
+
 What this does not do: spell names that English text never uses; those are
 left to the model.
 """
@@ -385,10 +389,122 @@ def _hinted(word: str, hints: list[tuple[str, tuple[str, ...]]]) -> tuple[str, s
     return (best[1], best[2]) if best else None
 
 
-Confirm = Callable[[list[tuple[str, str]]], list[bool]]
+Similarity = Callable[[list[tuple[str, str]]], list[float]]
+
+_PHRASE_COST = 0.5  # how closely a word of a transcribed English phrase must align with an English word
+_PHRASE_CHOICES = 8  # English words tried for each word of such a phrase
+_PHRASE_ZIPF = 3.5  # ... all of them common English words (Street, Long), not rare sound-alikes of Arabic verbs (ألمح, "Almah")
 
 
-def glossary(text: str, hints: list[str] | None = None, confirm: Confirm | None = None) -> dict[str, str]:
+@functools.lru_cache(maxsize=4096)
+def spellings(arabic_word: str) -> tuple[str, ...]:
+    """Common English words, vocabulary included, that sound like arabic_word: closest and commonest first.
+
+    The words of a transcribed English phrase (وول ستريت جورنال) are English
+    vocabulary, which `spell` does not offer for a name: وول gives Will, Owl,
+    Well, Oil, Wall, and only the whole phrase tells which.
+    """
+    key = arabic_key(arabic_word)
+    skeleton = _skeleton(key)
+    if not skeleton:
+        return ()
+    words = _lexicon().get(skeleton, ())
+    ranked = sorted((cost - _W_FREQ * zipf, english) for english, ekey, zipf in words if zipf >= _PHRASE_ZIPF and (cost := _cost(key, ekey)) <= _PHRASE_COST)
+    return tuple(english.capitalize() for _, english in ranked[:_PHRASE_CHOICES])
+
+
+@dataclass
+class _Unit:
+    """One or more words of a possible phrase, with the English words to try for them (the current one first)."""
+
+    start: int
+    size: int
+    options: tuple[str, ...]
+    vocabulary: bool  # read by sound as an English word, not as a name
+
+
+def _units(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[str, ...]]], rejected: set[tuple[str, str]]) -> list[_Unit | None]:
+    """The text as units a phrase can be made of; None where a phrase cannot run through."""
+    out: list[_Unit | None] = []
+    i = 0
+    while i < len(tokens):
+        span = 1
+        while span < _MAX_RUN and i + span < len(tokens) and joined[i + span]:
+            span += 1
+        if found := cldr_name(tokens[i : i + span]) or acronym(tokens[i : i + span]):
+            out.append(_Unit(i, found[0], (found[1],), False))
+            i += found[0]
+            continue
+        token = tokens[i]
+        if hinted := _hinted(token, keys):
+            out.append(_Unit(i, 1, (hinted[1],), False) if hinted[0] == token else None)
+        elif (name := _spelled(token)) and name not in rejected:
+            out.append(_Unit(i, 1, (name[1],), False) if name[0] == token else None)
+        elif not _vocabulary(token) and (options := spellings(_bare(token))):
+            out.append(_Unit(i, 1, options, True))
+        else:
+            out.append(None)
+        i += 1
+    return out
+
+
+def phrases(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[str, ...]]], rejected: set[tuple[str, str]], similarity: Similarity, keep: float) -> dict[int, tuple[int, str]]:
+    """Transcribed English phrases among the tokens: {first token: (tokens used, English)}.
+
+    A phrase is a run of two or more words read by sound, at least one of
+    them as English vocabulary (ستريت, Street), which `is_name_like` turns
+    away: names of papers and channels (وول ستريت جورنال, إن بي سي نيوز), and people
+    whose names are English words (ماري بيث لونغ, Mary Beth Long). Each word
+    has a few English candidates; the embedding model, which knows the
+    phrases, picks one word at a time against the others' first choices, and
+    then the whole phrase is kept when it is this close to the Arabic, and
+    closer than its other words alone: an Arabic verb before a name (أسس
+    ترامب, "Trump founded") reads as "Ass Trump", which the embedding model
+    puts further from the Arabic than "Trump". Two batches of similarities
+    per text.
+    """
+    units = _units(tokens, joined, keys, rejected)
+    runs: list[list[_Unit]] = []
+    run: list[_Unit] = []
+    for unit in [*units, None]:
+        if unit is None or (run and not joined[unit.start]):
+            if len(run) >= 2 and any(u.vocabulary for u in run):
+                runs.append(run)
+            run = []
+        if unit is not None:
+            run.append(unit)
+    if not runs:
+        return {}
+    arabic = [" ".join(tokens[r[0].start : r[-1].start + r[-1].size]) for r in runs]
+    trials: list[tuple[int, int, str]] = []  # (run, unit, option)
+    for n, r in enumerate(runs):
+        trials.append((n, -1, ""))
+        trials.extend((n, k, option) for k, unit in enumerate(r) for option in unit.options[1:])
+
+    def english(n: int, chosen: dict[int, str]) -> str:
+        return " ".join(chosen.get(k, unit.options[0]) for k, unit in enumerate(runs[n]))
+
+    scores = similarity([(arabic[n], english(n, {k: option} if k >= 0 else {})) for n, k, option in trials])
+    best: list[dict[int, tuple[float, str]]] = [{} for _ in runs]
+    base = {n: score for (n, k, _), score in zip(trials, scores, strict=True) if k < 0}
+    for (n, k, option), score in zip(trials, scores, strict=True):
+        if k >= 0 and score > max(base[n], best[n].get(k, (-1.0, ""))[0]):
+            best[n][k] = (score, option)
+    final = [english(n, {k: option for k, (_, option) in best[n].items()}) for n in range(len(runs))]
+    bare = [" ".join(u.options[0] for u in r if not u.vocabulary) for r in runs]  # the run without its English words
+    second = [(n, final[n]) for n in range(len(runs)) if best[n]] + [(n, bare[n]) for n in range(len(runs)) if bare[n]]
+    scored = similarity([(arabic[n], text) for n, text in second])
+    totals = {(n, text): score for (n, text), score in zip(second, scored, strict=True)}
+    out: dict[int, tuple[int, str]] = {}
+    for n, r in enumerate(runs):
+        score, text = max((base[n], english(n, {})), (totals.get((n, final[n]), -1.0), final[n]))
+        # the English words must bring the reading closer: "أسس ترامب" is not "Ass Trump"
+        if score >= keep and score > totals.get((n, bare[n]), -1.0):
+            out[r[0].start] = (r[-1].start + r[-1].size - r[0].start, text)
+    return out
+
+
+def glossary(text: str, hints: list[str] | None = None, similarity: Similarity | None = None, keep: float = 0.6, phrase_keep: float = 0.7) -> dict[str, str]:
     """Arabic name runs in text mapped to English spellings ("يوري أوشاكوف" → "Yuri Ushakov").
 
     Place and month names come from CLDR first. Adjacent name words form one
@@ -396,21 +512,25 @@ def glossary(text: str, hints: list[str] | None = None, confirm: Confirm | None 
     its clitic. hints are the user's own texts (the question): a name written
     there keeps the user's spelling.
 
-    `confirm` gets every (Arabic word, English spelling) found by sound alone,
-    in one batch, and says which to keep: sound-alike lookup also finds
-    English words for Arabic vocabulary (يعلن "Ellen"), which a cross-lingual
-    check can tell from a name's spelling (see `Assistant`). Lookups (CLDR,
-    acronyms, the user's own spelling) are not checked.
+    `similarity` scores (Arabic, English) pairs by the embedding model (see
+    `Assistant`). Every (Arabic word, English spelling) found by sound alone
+    is scored in one batch, and kept from `keep` up: sound-alike lookup also
+    finds English words for Arabic vocabulary (يعلن "Ellen"), which a
+    cross-lingual check tells from a name's spelling. Lookups (CLDR, acronyms,
+    the user's own spelling) are not checked. With `similarity`, transcribed
+    English phrases are found too (`phrases`).
     """
     keys = _hint_keys(hints or [])
     matches = list(re.finditer(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text))
     tokens = [m.group() for m in matches]
-    rejected: set[tuple[str, str]] = set()
-    if confirm:
-        found = list(dict.fromkeys(s for t in tokens if not cldr_name([t]) and not _hinted(t, keys) and (s := _spelled(t))))
-        rejected = {pair for pair, keep in zip(found, confirm(found), strict=True) if not keep}
     # name words are joined only by spaces: in "غيراسيموف، منعا" the name ends at the comma
     joined = [i > 0 and not text[matches[i - 1].end() : m.start()].strip() for i, m in enumerate(matches)]
+    rejected: set[tuple[str, str]] = set()
+    found_phrases: dict[int, tuple[int, str]] = {}
+    if similarity:
+        found = list(dict.fromkeys(s for t in tokens if not cldr_name([t]) and not _hinted(t, keys) and (s := _spelled(t))))
+        rejected = {pair for pair, score in zip(found, similarity(found), strict=True) if score < keep}
+        found_phrases = phrases(tokens, joined, keys, rejected, similarity, phrase_keep)
     out: dict[str, str] = {}
     run: list[tuple[str, str]] = []
 
@@ -424,7 +544,7 @@ def glossary(text: str, hints: list[str] | None = None, confirm: Confirm | None 
         span = 1  # the words from here joined by spaces only
         while span < _MAX_RUN and i + span < len(tokens) and joined[i + span]:
             span += 1
-        if found := cldr_name(tokens[i : i + span]):
+        if found := found_phrases.get(i) or cldr_name(tokens[i : i + span]):
             close()
             n, english = found
             out[" ".join(tokens[i : i + n])] = english

@@ -69,13 +69,13 @@ def test_english_question_gets_english_prompt_with_name_spellings(assistant) -> 
 def test_names_spelled_by_sound_are_kept_when_the_embedder_sees_the_same_name(assistant, fake_embedder) -> None:
     a = assistant(lambda m: "Ushakov [1].")
     # the bag-of-words fake puts a text and itself at 1.0 and different words near 0
-    assert a._confirm_names([("أوشاكوف", "أوشاكوف"), ("يعلن", "Ellen")]) == [True, False]
+    same, other = a._name_similarity([("أوشاكوف", "أوشاكوف"), ("يعلن", "Ellen")])
+    assert same == pytest.approx(1.0) and other < 0.6
     before = fake_embedder.embedded
-    assert a._confirm_names([("يعلن", "Ellen"), ("أوشاكوف", "أوشاكوف")]) == [False, True]
-    assert fake_embedder.embedded == before  # each pair is embedded once
+    assert a._name_similarity([("يعلن", "Ellen"), ("يعلن", "أوشاكوف")]) == pytest.approx([other, 0.0], abs=0.3)
+    assert fake_embedder.embedded == before  # each text is embedded once
     question = "Who did the national security adviser talk to?"
     b = assistant(lambda m: "Ushakov [1].", name_similarity=0.0)
-    assert b._confirm_names([("يعلن", "Ellen")]) == [True]
     unchecked, checked = b.prepare(question).glossary, a.prepare(question).glossary
     looked_up = {k: v for k, v in unchecked.items() if names.cldr_name(k.split()) or names.acronym(k.split())}
     assert len(unchecked) > len(looked_up) and checked == looked_up  # the fake confirms no sound-alike spelling

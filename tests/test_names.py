@@ -144,16 +144,50 @@ def test_letter_names_that_are_arabic_words_alone_are_no_acronym() -> None:
 def test_sound_alike_names_are_confirmed_in_one_batch_and_lookups_are_not() -> None:
     batches: list[list[tuple[str, str]]] = []
 
-    def confirm(pairs: list[tuple[str, str]]) -> list[bool]:
+    def confirm(pairs: list[tuple[str, str]]) -> list[float]:
         batches.append(pairs)
-        return [english not in ("Lukashenko", "Yuri") for _, english in pairs]
+        return [0.3 if english in ("Lukashenko", "Yuri") else 0.8 for _, english in pairs]
 
     text = "واجتمع ميدفيديف مع لوكاشينكو في موسكو، ثم مع يوري أوشاكوف"
     g = names.glossary(text, ["Who did Medvedev meet?"], confirm)
-    assert len(batches) == 1
-    asked = {english for _, english in batches[0]}
+    asked = {english for _, english in batches[0]}  # the words first, all in one batch
     assert {"Lukashenko", "Yuri", "Ushakov"} <= asked
-    assert not asked & {"Medvedev", "Moscow"}  # the user's spelling and CLDR are lookups
+    assert not {english for batch in batches for _, english in batch} & {"Medvedev", "Moscow"}  # the user's spelling and CLDR are lookups
     assert g["ميدفيديف"] == "Medvedev" and g["موسكو"] == "Moscow"
     assert "لوكاشينكو" not in g and g["أوشاكوف"] == "Ushakov"  # a rejected word also leaves its run
     assert names.glossary(text, ["Who did Medvedev meet?"])["يوري أوشاكوف"] == "Yuri Ushakov"
+
+
+def test_phrase_words_are_common_english_words_that_sound_alike() -> None:
+    assert "Wall" in names.spellings("وول") and "Street" in names.spellings("ستريت")
+    assert "Almah" not in names.spellings("ألمح")  # rare sound-alikes of an Arabic verb are no phrase words
+
+
+def _reader(readings: dict[str, float]):
+    """A similarity that knows some English readings of the Arabic and scores anything else 0.3."""
+    asked: list[list[tuple[str, str]]] = []
+
+    def similarity(pairs: list[tuple[str, str]]) -> list[float]:
+        asked.append(pairs)
+        return [readings.get(english, 0.3) for _, english in pairs]
+
+    return similarity, asked
+
+
+def test_transcribed_english_phrases_are_read_by_the_similarity() -> None:
+    # none of the three words is a name on its own; the phrase is
+    text = "حسبما ذكرت صحيفة وول ستريت جورنال، الأحد"
+    similarity, asked = _reader({"Wall Street Journal": 0.8})
+    assert names.glossary(text, [], similarity)["وول ستريت جورنال"] == "Wall Street Journal"
+    assert len(asked) <= 3  # words, then phrase choices, then the chosen phrases: batches, not calls per word
+    assert "وول ستريت جورنال" not in names.glossary(text)  # no similarity, no phrases
+    far, _ = _reader({"Wall Street Journal": 0.65})
+    assert "وول ستريت جورنال" not in names.glossary(text, [], far, phrase_keep=0.7)
+
+
+def test_a_phrase_is_kept_only_when_its_english_words_bring_it_closer() -> None:
+    text = "وقال إن ماري بيث لونغ شاركت، ثم أسس ترامب الشركة"
+    good, _ = _reader({"Mary": 0.9, "Beth": 0.9, "Mary Beth": 0.75, "Mary Beth Long": 0.8, "Trump": 0.8, "Ass Trump": 0.75})
+    g = names.glossary(text, ["Who is Beth?"], good)
+    assert g.get("ماري بيث لونغ") == "Mary Beth Long"  # Long brings the reading closer
+    assert "أسس ترامب" not in g and g.get("ترامب") == "Trump"  # Ass does not: the name stands alone

@@ -57,6 +57,16 @@ def test_arabic_sullivan_question(real_assistant) -> None:
     assert any(c.doc_id == SULLIVAN_DOC and c.supported for c in answer.citations)
 
 
+def test_embedding_model_reads_transcribed_phrases_and_turns_away_verbs(real_assistant) -> None:
+    from rag import names
+
+    s = real_assistant.settings
+    text = "وقالت صحيفة نيويورك تايمز إن المحادثات جرت. وفي عام 1980 أسس ترامب شركة عقارية في نيويورك."
+    g = names.glossary(text, [], real_assistant._name_similarity, s.name_similarity, s.phrase_similarity)
+    assert g.get("نيويورك تايمز") == "New York Times", g
+    assert g.get("ترامب") == "Trump" and not any("أسس" in arabic for arabic in g), g
+
+
 def test_unrelated_question_is_refused(real_assistant) -> None:
     answer = real_assistant.ask("What is a good recipe for hummus?")
     assert answer.refused and answer.answer == "The articles do not say."
