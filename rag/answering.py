@@ -177,7 +177,7 @@ class Assistant:
             checked = self.settings.name_similarity > 0
             glossary = names.glossary(" ".join(p.text for p in passages), [question, context], self._name_similarity if checked else None, self.settings.name_similarity, self.settings.phrase_similarity)
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
-        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, self._focus(vector, passages) if language == "en" else None)
+        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, self._focus(self.embedder.embed_query(question) if context else vector, passages) if language == "en" else None)
         return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct)
 
     def _name_similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
@@ -200,6 +200,8 @@ class Assistant:
         question to Arabic text far better than the generator does, while on
         Arabic questions the generator finds the answer on its own and a
         repeated sentence picked by shared names misleads it more than it helps.
+        In a conversation the vector is the new question's alone: the previous
+        question steers retrieval, not what the answer is about.
         """
         found = prompting.clauses(passages) if self.settings.focus_sentence else []
         if not found:

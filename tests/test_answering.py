@@ -156,6 +156,18 @@ def test_english_questions_get_the_focus_line_last_before_the_question(assistant
     assert _focus_line(a.generator.calls[-1]) == ""  # Arabic questions: the generator reads the passages directly
 
 
+def test_in_a_conversation_the_focus_sentence_answers_the_new_question(assistant, fake_embedder) -> None:
+    a = assistant(lambda m: "Ushakov [1].")
+    seen = []
+    focus = a._focus
+    a._focus = lambda vector, passages: seen.append(vector) or focus(vector, passages)
+    history = [{"role": "user", "content": "Who did Sullivan talk to?"}, {"role": "assistant", "content": "Ushakov [1]."}]
+    p = a.prepare("Which newspaper reported it?", history)
+    assert p.query == "Who did Sullivan talk to? Which newspaper reported it?"  # retrieval reads the exchange
+    assert seen[-1] == pytest.approx(fake_embedder.embed_query("Which newspaper reported it?"))  # the focus, the question asked
+    assert seen[-1] != pytest.approx(fake_embedder.embed_query(p.query))
+
+
 def test_coordinated_clauses_stay_together_in_the_focus_sentence() -> None:
     from rag.chunking import Chunk
 
