@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from . import models
 from .errors import GenerationError
@@ -52,7 +52,11 @@ class Generator(Protocol):
 
     name: str
     n_ctx: int
-    lock: GenerationLock
+
+    @property
+    def lock(self) -> GenerationLock:
+        """Held while generating: llama.cpp contexts are not thread-safe."""
+        ...
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model's tokenizer makes of text."""
@@ -90,7 +94,7 @@ class LlamaCppGenerator:
 
     def render(self, messages: list[Message]) -> str:
         """The prompt text the chat template makes of messages."""
-        return str(self._formatter(messages=messages).prompt)
+        return str(self._formatter(messages=cast(Any, messages)).prompt)
 
     def count_tokens(self, text: str) -> int:
         """Token count of plain text (no BOS)."""

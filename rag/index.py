@@ -159,6 +159,7 @@ def build(
 
 def _faiss_index(vectors: np.ndarray) -> Any:
     dim = vectors.shape[1]
+    index: Any
     if len(vectors) <= FLAT_LIMIT:
         index = faiss.IndexFlatIP(dim)
     else:

@@ -341,7 +341,7 @@ def acronym(words: list[str]) -> tuple[int, str] | None:
 
     It takes two letters or more, one of them a letter name that is not also an Arabic word."""
     bare = [_bare(word) for word in words]
-    letters = list(itertools.takewhile(bool, (_LETTERS.get(word) for word in bare)))
+    letters = [letter for letter in itertools.takewhile(bool, (_LETTERS.get(word) for word in bare)) if letter]
     if len(letters) < 2 or set(bare[: len(letters)]) <= _WORD_LETTERS:
         return None
     return len(letters), "".join(letters)
@@ -413,7 +413,7 @@ def spellings(arabic_word: str) -> tuple[str, ...]:
     return tuple(english.capitalize() for _, english in ranked[:_PHRASE_CHOICES])
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Unit:
     """One or more words of a possible phrase, with the English words to try for them (the current one first)."""
 
@@ -528,8 +528,8 @@ def glossary(text: str, hints: list[str] | None = None, similarity: Similarity |
     rejected: set[tuple[str, str]] = set()
     found_phrases: dict[int, tuple[int, str]] = {}
     if similarity:
-        found = list(dict.fromkeys(s for t in tokens if not cldr_name([t]) and not _hinted(t, keys) and (s := _spelled(t))))
-        rejected = {pair for pair, score in zip(found, similarity(found), strict=True) if score < keep}
+        sounded = list(dict.fromkeys(s for t in tokens if not cldr_name([t]) and not _hinted(t, keys) and (s := _spelled(t))))
+        rejected = {pair for pair, score in zip(sounded, similarity(sounded), strict=True) if score < keep}
         found_phrases = phrases(tokens, joined, keys, rejected, similarity, phrase_keep)
     out: dict[str, str] = {}
     run: list[tuple[str, str]] = []
