@@ -176,8 +176,11 @@ class Assistant:
         if language == "en" and passages:
             checked = self.settings.name_similarity > 0
             glossary = names.glossary(" ".join(p.text for p in passages), [question, context], self._name_similarity if checked else None, self.settings.name_similarity, self.settings.phrase_similarity)
+        focus = None
+        if language == "en":  # in a conversation, the sentence for the question just asked
+            focus = self._focus(self.embedder.embed_query(question) if context else vector, passages)
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
-        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, self._focus(self.embedder.embed_query(question) if context else vector, passages) if language == "en" else None)
+        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, focus)
         return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct)
 
     def _name_similarity(self, pairs: list[tuple[str, str]]) -> list[float]:

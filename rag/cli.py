@@ -32,7 +32,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=1))
         else:
             for r in rows:
-                print(f"{r['name']:<38} {r['role']:<10} {float(str(r['size'])) / 1e6:>8.1f} MB  {r['license']:<20} {r['status']:<9} {r['path']}")
+                print(f"{r['name']:<38} {r['role']:<10} {int(r['size']) / 1e6:>8.1f} MB  {r['license']:<20} {r['status']:<9} {r['path']}")
         return 0
     names = args.names or [settings.embedding_model, settings.generator_model]
     for name in names:

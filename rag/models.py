@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from tqdm import tqdm
@@ -405,7 +406,7 @@ def _write_json_atomic(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
-def listing(settings: Settings) -> list[dict[str, object]]:
+def listing(settings: Settings) -> list[dict[str, Any]]:
     """Name, role, size, license, status and path of every registered model."""
     rows = []
     for model in REGISTRY.values():

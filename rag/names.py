@@ -341,7 +341,7 @@ def acronym(words: list[str]) -> tuple[int, str] | None:
 
     It takes two letters or more, one of them a letter name that is not also an Arabic word."""
     bare = [_bare(word) for word in words]
-    letters = [letter for letter in itertools.takewhile(bool, (_LETTERS.get(word) for word in bare)) if letter]
+    letters = list(itertools.takewhile(bool, (_LETTERS.get(word, "") for word in bare)))
     if len(letters) < 2 or set(bare[: len(letters)]) <= _WORD_LETTERS:
         return None
     return len(letters), "".join(letters)
@@ -415,40 +415,60 @@ def spellings(arabic_word: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class _Unit:
-    """One or more words of a possible phrase, with the English words to try for them (the current one first)."""
+    """Words read together: a place or month, an acronym, a name, or a word read as English vocabulary."""
 
     start: int
     size: int
-    options: tuple[str, ...]
-    vocabulary: bool  # read by sound as an English word, not as a name
+    arabic: str  # as the glossary keys it: a name without its clitic (لبوتين → بوتين)
+    options: tuple[str, ...]  # English readings, the current one first
+    kind: str  # "place", "acronym", "hinted" (the user's spelling), "sounded" (a name read by sound), "vocabulary"
+    clitic: bool = False  # a name that carried a clitic: it stands alone
 
 
-def _units(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[str, ...]]], rejected: set[tuple[str, str]]) -> list[_Unit | None]:
-    """The text as units a phrase can be made of; None where a phrase cannot run through."""
-    out: list[_Unit | None] = []
+def _units(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[str, ...]]], similarity: Similarity | None, keep: float) -> list[_Unit | None]:
+    """The text read unit by unit; None for a word that is none of them.
+
+    With `similarity`, names read by sound alone are checked in one batch and
+    those below `keep` dropped: sound-alike lookup also finds English words
+    for Arabic vocabulary (يعلن "Ellen"). A dropped name, and any other word
+    that sounds like common English vocabulary, becomes a "vocabulary" unit,
+    the stuff of `phrases`.
+    """
+    read: list[_Unit] = []
     i = 0
     while i < len(tokens):
-        span = 1
+        span = 1  # the words from here joined by spaces only
         while span < _MAX_RUN and i + span < len(tokens) and joined[i + span]:
             span += 1
-        if found := cldr_name(tokens[i : i + span]) or acronym(tokens[i : i + span]):
-            out.append(_Unit(i, found[0], (found[1],), False))
-            i += found[0]
-            continue
-        token = tokens[i]
-        if hinted := _hinted(token, keys):
-            out.append(_Unit(i, 1, (hinted[1],), False) if hinted[0] == token else None)
-        elif (name := _spelled(token)) and name not in rejected:
-            out.append(_Unit(i, 1, (name[1],), False) if name[0] == token else None)
-        elif not _vocabulary(token) and (options := spellings(_bare(token))):
-            out.append(_Unit(i, 1, options, True))
+        for kind, found in (("place", cldr_name(tokens[i : i + span])), ("acronym", acronym(tokens[i : i + span]))):
+            if found:
+                read.append(_Unit(i, found[0], " ".join(tokens[i : i + found[0]]), (found[1],), kind))
+                i += found[0]
+                break
         else:
-            out.append(None)
-        i += 1
+            token = tokens[i]
+            hinted = _hinted(token, keys)
+            if name := hinted or _spelled(token):
+                read.append(_Unit(i, 1, name[0], (name[1],), "hinted" if hinted else "sounded", name[0] != token))
+            else:
+                read.append(_Unit(i, 1, token, (), "word"))
+            i += 1
+    rejected: set[tuple[str, str]] = set()
+    if similarity:
+        sounded = list(dict.fromkeys((u.arabic, u.options[0]) for u in read if u.kind == "sounded"))
+        rejected = {pair for pair, score in zip(sounded, similarity(sounded), strict=True) if score < keep}
+    out: list[_Unit | None] = []
+    for unit in read:
+        if unit.kind != "word" and (unit.arabic, unit.options[0]) not in rejected:
+            out.append(unit)
+            continue
+        token = tokens[unit.start]
+        options = spellings(_bare(token)) if similarity and not _vocabulary(token) else ()
+        out.append(_Unit(unit.start, 1, token, options, "vocabulary") if options else None)
     return out
 
 
-def phrases(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[str, ...]]], rejected: set[tuple[str, str]], similarity: Similarity, keep: float) -> dict[int, tuple[int, str]]:
+def phrases(units: list[_Unit | None], tokens: list[str], joined: list[bool], similarity: Similarity, keep: float) -> dict[int, tuple[int, str]]:
     """Transcribed English phrases among the tokens: {first token: (tokens used, English)}.
 
     A phrase is a run of two or more words read by sound, at least one of
@@ -463,12 +483,11 @@ def phrases(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[s
     puts further from the Arabic than "Trump". Two batches of similarities
     per text.
     """
-    units = _units(tokens, joined, keys, rejected)
     runs: list[list[_Unit]] = []
     run: list[_Unit] = []
-    for unit in [*units, None]:
+    for unit in [*[None if u is None or u.clitic else u for u in units], None]:
         if unit is None or (run and not joined[unit.start]):
-            if len(run) >= 2 and any(u.vocabulary for u in run):
+            if len(run) >= 2 and any(u.kind == "vocabulary" for u in run):
                 runs.append(run)
             run = []
         if unit is not None:
@@ -491,7 +510,7 @@ def phrases(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[s
         if k >= 0 and score > max(base[n], best[n].get(k, (-1.0, ""))[0]):
             best[n][k] = (score, option)
     final = [english(n, {k: option for k, (_, option) in best[n].items()}) for n in range(len(runs))]
-    bare = [" ".join(u.options[0] for u in r if not u.vocabulary) for r in runs]  # the run without its English words
+    bare = [" ".join(u.options[0] for u in r if u.kind != "vocabulary") for r in runs]  # the run without its English words
     second = [(n, final[n]) for n in range(len(runs)) if best[n]] + [(n, bare[n]) for n in range(len(runs)) if bare[n]]
     scored = similarity([(arabic[n], text) for n, text in second])
     totals = {(n, text): score for (n, text), score in zip(second, scored, strict=True)}
@@ -525,12 +544,8 @@ def glossary(text: str, hints: list[str] | None = None, similarity: Similarity |
     tokens = [m.group() for m in matches]
     # name words are joined only by spaces: in "غيراسيموف، منعا" the name ends at the comma
     joined = [i > 0 and not text[matches[i - 1].end() : m.start()].strip() for i, m in enumerate(matches)]
-    rejected: set[tuple[str, str]] = set()
-    found_phrases: dict[int, tuple[int, str]] = {}
-    if similarity:
-        sounded = list(dict.fromkeys(s for t in tokens if not cldr_name([t]) and not _hinted(t, keys) and (s := _spelled(t))))
-        rejected = {pair for pair, score in zip(sounded, similarity(sounded), strict=True) if score < keep}
-        found_phrases = phrases(tokens, joined, keys, rejected, similarity, phrase_keep)
+    units = _units(tokens, joined, keys, similarity, keep)
+    found_phrases = phrases(units, tokens, joined, similarity, phrase_keep) if similarity else {}
     out: dict[str, str] = {}
     run: list[tuple[str, str]] = []
 
@@ -539,37 +554,25 @@ def glossary(text: str, hints: list[str] | None = None, similarity: Similarity |
             out[" ".join(a for a, _ in run)] = " ".join(e for _, e in run)
             run.clear()
 
-    i = 0
-    while i < len(tokens):
-        span = 1  # the words from here joined by spaces only
-        while span < _MAX_RUN and i + span < len(tokens) and joined[i + span]:
-            span += 1
-        if found := found_phrases.get(i) or cldr_name(tokens[i : i + span]):
-            close()
-            n, english = found
-            out[" ".join(tokens[i : i + n])] = english
-            i += n
+    covered = 0  # tokens before this one are part of a phrase already read
+    for unit in units:
+        if unit is not None and unit.start < covered:
             continue
-        if not joined[i]:
+        if unit is not None and (found := found_phrases.get(unit.start)):
             close()
-        if found := acronym(tokens[i : i + span]):
-            n, english = found
-            run.append((" ".join(tokens[i : i + n]), english))
-            i += n
+            out[" ".join(tokens[unit.start : unit.start + found[0]])] = found[1]
+            covered = unit.start + found[0]
             continue
-        token = tokens[i]
-        i += 1
-        name = _hinted(token, keys) or _spelled(token)
-        if name is None or name in rejected:
+        if unit is None or unit.kind == "vocabulary":
             close()
             continue
-        form, english = name
-        if form != token:  # a clitic was dropped: the name stands alone
+        if unit.kind == "place" or unit.clitic:  # each stands alone
             close()
-            run.append(name)
+            out[unit.arabic] = unit.options[0]
+            continue
+        if not joined[unit.start]:
             close()
-        else:
-            run.append(name)
+        run.append((unit.arabic, unit.options[0]))
     close()
     return out
 
