@@ -4,9 +4,10 @@ Markers map back through the same numbering the prompt used; a marker that
 points at no passage is dropped. Each cited sentence is checked against its
 passage: it is *supported* when the names and numbers it contains occur in
 the passage (after Arabic normalization) and enough of its content words do,
-or when it is semantically close to a passage sentence. The citation carries
-the passage sentence that best supports the claim and its character span in
-the chunk, so a UI can highlight it. An answer without markers gets citations
+or when it states no name the passage lacks and is semantically close to a
+passage sentence. The citation carries the passage sentence that best
+supports the claim and its character span in the chunk, so a UI can
+highlight it. An answer without markers gets citations
 by matching its sentences to the passages.
 """
 
@@ -96,6 +97,32 @@ def _names_supported(claim: str, passage_text: str, arabic_names: Iterable[str])
     return bool(mentioned) and all(all(normalize(w) in target for w in ar.split()) for ar in mentioned)
 
 
+def name_words(glossary: dict[str, str]) -> dict[str, set[str]]:
+    """English names and their single words → the Arabic they spell: {"سيرغي لافروف": "Serge Lavrov"}
+    gives "Lavrov" → {"لافروف"}, so a claim naming "Sergei Lavrov" still names لافروف."""
+    out: dict[str, set[str]] = {}
+    for arabic, english in glossary.items():
+        out.setdefault(english, set()).add(arabic)
+        pairs = zip(english.split(), arabic.split(), strict=True) if len(english.split()) == len(arabic.split()) > 1 else ()
+        for e, a in pairs:
+            if len(e) >= 3:
+                out.setdefault(e, set()).add(a)
+    return out
+
+
+def absent_names(claim: str, passage_text: str, words_of: dict[str, set[str]]) -> list[str]:
+    """English names the claim states whose Arabic form is nowhere in the passage."""
+    target = normalize(passage_text)
+    absent = []
+    for english in sorted(words_of, key=len, reverse=True):
+        pattern = rf"\b{re.escape(english)}\b"
+        if re.search(pattern, claim):
+            claim = re.sub(pattern, " ", claim)  # "Yuri Ushakov" is one name, not also "Ushakov"
+            if not any(all(normalize(w) in target for w in ar.split()) for ar in words_of[english]):
+                absent.append(english)
+    return absent
+
+
 def best_sentence(claim: str, passage: Passage) -> tuple[int, float]:
     """Index (in chunk.sentences) and overlap of the passage sentence closest to the claim."""
     candidates = passage.sentences or tuple(range(len(passage.chunk.sentences)))
@@ -109,42 +136,66 @@ def build(
     passages: list[Passage],
     check_text: str | None = None,
     similarity: Callable[[str, list[str]], np.ndarray] | None = None,
-    names: dict[str, str] | None = None,
+    glossary: dict[str, str] | None = None,
 ) -> list[Citation]:
     """Citations for an answer's markers, each verified against its passage.
 
     check_text is the text verified against the passages when it differs
     from the answer shown (an English answer is checked through its Arabic
-    draft); similarity(claim, sentences) gives cosine similarities; names
-    maps English spellings to the Arabic names of the passages, so an English
+    draft); similarity(claim, sentences) gives cosine similarities; glossary
+    maps the Arabic names of the passages to English spellings, so an English
     claim can be matched and checked by the names it states.
+
+    A small model often cites the passage next to the one it used. A marker
+    whose passage supports none of the sentences citing it, while another
+    passage of the prompt supports all of them, is taken to mean that one:
+    its citation keeps the marker's number (the answer may be on screen
+    already) and carries the supporting passage.
     """
-    names = names or {}
+    words_of = name_words(glossary or {})
+    names = {en: ar for ar, en in (glossary or {}).items()}
     by_n = {p.n: p for p in passages}
     source = check_text if check_text is not None else answer
-    claims: list[tuple[str, list[int]]] = []
+    claims: list[tuple[str, str, list[int]]] = []  # (claim as written, with Arabic names, cited)
     for span in split_sentences(source):
         cited = [n for n in markers(span.text) if n in by_n]
-        claim = _with_arabic_names(strip_markers(span.text), names)
-        if claim:
-            claims.append((claim, cited))
-    if claims and not any(c for _, c in claims):  # no usable marker: match sentences to passages
-        claims = [(claim, [max(passages, key=lambda p: best_sentence(claim, p)[1]).n]) for claim, _ in claims] if passages else []
-    citations: dict[int, Citation] = {}
-    for claim, cited in claims:
-        for n in cited:
-            passage = by_n[n]
-            index, overlap = best_sentence(claim, passage)
-            start, end = passage.chunk.sentences[index]
-            quote = passage.chunk.text[start:end]
-            supported = (overlap >= SUPPORT_OVERLAP or _names_supported(claim, quote, names.values())) and _facts_present(claim, quote)
-            if not supported and similarity is not None:
-                sims = similarity(claim, [quote])
-                supported = bool(sims.size and float(sims.max()) >= SUPPORT_SIMILARITY and _facts_present(claim, passage.text))
-            previous = citations.get(n)
-            if previous is None or (supported and not previous.supported):
-                citations[n] = Citation(n, passage.chunk.doc_id, passage.chunk.chunk_id, passage.chunk.title, passage.chunk.date, passage.chunk.text, quote, start, end, supported)
-    return [citations[n] for n in sorted(citations)]
+        written = strip_markers(span.text)
+        if written:
+            claims.append((written, _with_arabic_names(written, names), cited))
+        elif claims:  # markers after the full stop ("… باتروشيف. [2]") cite the sentence before
+            claims[-1][2].extend(n for n in cited if n not in claims[-1][2])
+    if claims and not any(c for _, _, c in claims):  # no usable marker: match sentences to passages
+        claims = [(w, claim, [max(passages, key=lambda p: best_sentence(claim, p)[1]).n]) for w, claim, _ in claims] if passages else []
+
+    def check(written: str, claim: str, passage: Passage) -> tuple[bool, int, int]:
+        """(supported, span of the best supporting sentence in the chunk)"""
+        index, overlap = best_sentence(claim, passage)
+        start, end = passage.chunk.sentences[index]
+        quote = passage.chunk.text[start:end]
+        # a name the passage does not state is not supported, however close the rest reads
+        named = not absent_names(written, passage.text, words_of)
+        supported = named and (overlap >= SUPPORT_OVERLAP or _names_supported(claim, quote, names.values())) and _facts_present(claim, quote)
+        if not supported and named and similarity is not None:
+            sims = similarity(claim, [quote])
+            supported = bool(sims.size and float(sims.max()) >= SUPPORT_SIMILARITY and _facts_present(claim, passage.text))
+        return supported, start, end
+
+    marked = list(dict.fromkeys(n for _, _, cited in claims for n in cited))
+    citations: list[Citation] = []
+    for n in marked:
+        citing = [claims[k][:2] for k, (_, _, cited) in enumerate(claims) if n in cited]
+        checks = [check(w, c, by_n[n]) for w, c in citing]
+        passage = by_n[n]
+        if not any(ok for ok, _, _ in checks):
+            for other in passages:  # best ranked first
+                trial = [check(w, c, other) for w, c in citing] if other.n != n else []
+                if trial and all(ok for ok, _, _ in trial):
+                    passage, checks = other, trial
+                    break
+        supported, start, end = max(checks, key=lambda c: c[0])  # the first supported claim's sentence, if any
+        chunk = passage.chunk
+        citations.append(Citation(n, chunk.doc_id, chunk.chunk_id, chunk.title, chunk.date, chunk.text, chunk.text[start:end], start, end, supported))
+    return sorted(citations, key=lambda c: c.n)
 
 
 def clean_markers(text: str, valid: set[int]) -> str:

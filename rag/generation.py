@@ -4,9 +4,9 @@
 chat template comes from the GGUF (rendered in a sandboxed Jinja environment
 by llama-cpp-python's formatter), generation is greedy by default, and one
 lock serializes all use of the model (llama.cpp contexts are not thread-safe).
-llama.cpp keeps the KV cache of the previous prompt and re-evaluates only
-the tokens after the longest common prefix, so prompts are built with their
-constant part first.
+The KV cache of the constant system message is kept from one question to
+the next, and only that: an answer then depends on its own prompt, not on
+the question asked before it.
 
 `OpenAIGenerator` sends the same messages to any OpenAI-compatible server
 (llama.cpp's server, vLLM), so generation can run elsewhere.
@@ -114,6 +114,7 @@ class LlamaCppGenerator:
         tokens = self._tokenize(self.render(messages))
         if len(tokens) + max_tokens > self.n_ctx:
             raise GenerationError(f"Prompt of {len(tokens)} tokens leaves no room in a {self.n_ctx}-token context")
+        self._settle(tokens, messages)
         pieces: list[str] = []
         for part in self._llm.create_completion(
             tokens, max_tokens=max_tokens, temperature=self._temperature, top_k=1 if self._temperature == 0 else 40, stop=self._stops, stream=True
@@ -125,6 +126,27 @@ class LlamaCppGenerator:
         # Stream parts are not tokens: a closing part carries only the finish reason, and
         # the tokens of one multi-byte character arrive as one part. So count the text.
         yield Usage(len(tokens), min(max_tokens, self.count_tokens("".join(pieces))))
+
+
+    def _settle(self, tokens: list[int], messages: list[Message]) -> None:
+        """Leave in the KV cache exactly the prompt's opening system message, evaluated on its own.
+
+        llama.cpp reuses the longest cached prefix; how far that reaches
+        depends on the question asked before, and a prompt evaluated in other
+        batches gets slightly different logits, enough to change a greedy
+        answer. Reusing the system message and nothing more makes an answer
+        depend on its own prompt only, and still spares re-reading the
+        constant part.
+        """
+        llm = self._llm
+        head = self._tokenize(self.render(messages[:1])) if messages and messages[0]["role"] == "system" else []
+        k = next((i for i, (a, b) in enumerate(zip(head, tokens, strict=False)) if a != b), min(len(head), len(tokens)))
+        if k and llm.n_tokens >= k and list(llm.input_ids[:k]) == tokens[:k]:
+            llm.n_tokens = k
+        else:
+            llm.reset()
+            if k:
+                llm.eval(tokens[:k])
 
 
 class Slots:

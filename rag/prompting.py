@@ -39,6 +39,7 @@ _LINK = re.compile(r"!?\[([^\]]{0,200})\]\([^)\s]{1,2000}\)|\b(?:https?://|www\.
 ANSWER_SYSTEM = f"""You answer questions about news articles using only the numbered passages.
 Rules:
 - Use only facts stated in the passages.
+- State the answer itself in words; a passage number alone is not an answer.
 - After each sentence, write the number of the passage it comes from, like [1].
 - Answer in Arabic, in one or two short sentences.
 - If the passages do not answer the question, reply only: {NOT_FOUND}"""
@@ -53,6 +54,7 @@ ENGLISH_SYSTEM = f"""You answer questions about news articles using only the num
 Names in the passages are followed by their English spelling in parentheses.
 Rules:
 - Use only facts stated in the passages. Write names in their English spelling.
+- State the answer itself in words; a passage number alone is not an answer.
 - After each sentence, write the number of the passage it comes from, like [1].
 - Answer in English, in one or two short sentences.
 - If the passages do not answer the question, reply only: {NOT_FOUND}"""

@@ -57,8 +57,44 @@ def test_markers_helpers() -> None:
 
 
 def test_english_claim_is_matched_and_checked_by_its_names() -> None:
-    names = {"Yuri Ushakov": "يوري أوشاكوف", "Naryshkin": "ناريشكين", "Burns": "بيرنز"}
-    out = cite.build("Sullivan spoke with Yuri Ushakov.", PASSAGES, names=names)  # no marker: matched by name
+    glossary = {"يوري أوشاكوف": "Yuri Ushakov", "ناريشكين": "Naryshkin", "بيرنز": "Burns"}
+    out = cite.build("Sullivan spoke with Yuri Ushakov.", PASSAGES, glossary=glossary)  # no marker: matched by name
     assert [(c.n, c.supported) for c in out] == [(1, True)]
-    (wrong,) = cite.build("Burns met Naryshkin [1].", PASSAGES, names=names)  # names not in passage 1
+    (wrong,) = cite.build("Burns met Naryshkin [1].", PASSAGES[:1], glossary=glossary)  # names not in passage 1
     assert not wrong.supported
+
+
+def test_a_marker_whose_passage_supports_nothing_carries_the_passage_that_does() -> None:
+    glossary = {"ناريشكين": "Naryshkin", "بيرنز": "Burns", "يوري أوشاكوف": "Yuri Ushakov"}
+    (moved,) = cite.build("Burns met Naryshkin [1].", PASSAGES, glossary=glossary)
+    assert (moved.n, moved.chunk_id, moved.quote, moved.supported) == (1, "c2", OTHER_TEXT, True)
+    # a passage that supports one of the sentences citing it keeps the marker
+    (kept,) = cite.build("Sullivan spoke with Yuri Ushakov [1]. Burns met Naryshkin [1].", PASSAGES, glossary=glossary)
+    assert (kept.chunk_id, kept.supported) == ("c1", True)
+    # no passage supports it: the marker keeps its passage, unsupported
+    (unmoved,) = cite.build("بدأت المحادثات عام 2019 [1].", PASSAGES)
+    assert (unmoved.chunk_id, unmoved.supported) == ("c1", False)
+
+
+def test_a_name_the_passage_lacks_is_not_supported_however_close_the_claim() -> None:
+    glossary = {"سيرغي لافروف": "Serge Lavrov", "وليام بيرنز": "William Burns", "ناريشكين": "Naryshkin"}
+    close = lambda c, s: __import__("numpy").array([0.9])  # noqa: E731
+    (c,) = cite.build("Burns met Sergei Lavrov in Ankara [2].", PASSAGES, similarity=close, glossary=glossary)
+    assert not c.supported  # "Sergei Lavrov" is not the glossary's spelling, but "Lavrov" is its word
+    (c,) = cite.build("Burns met Naryshkin in Ankara [2].", PASSAGES, similarity=close, glossary=glossary)
+    assert c.supported
+
+
+def test_every_arabic_form_of_a_name_counts() -> None:
+    glossary = {"سيرجي شويجو": "Sergei Shoigu", "سيرغي شويغو": "Sergei Shoigu"}
+    words_of = cite.name_words(glossary)
+    assert words_of["Shoigu"] == {"شويجو", "شويغو"}
+    assert cite.absent_names("Sergei Shoigu spoke.", "قال سيرغي شويغو", words_of) == []
+    assert cite.absent_names("Shoigu spoke.", "قال أوستن", words_of) == ["Shoigu"]
+
+
+def test_markers_after_the_full_stop_cite_the_sentence_before() -> None:
+    (c,) = cite.build("التقى بيرنز ناريشكين في أنقرة. [2]", PASSAGES)
+    assert (c.n, c.chunk_id, c.supported) == (2, "c2", True)
+    (c,) = cite.build("تحدث سوليفان مع يوري أوشاكوف. [2]", PASSAGES)  # the marker the answer shows is the citation's
+    assert (c.n, c.chunk_id, c.supported) == (2, "c1", True)

@@ -57,6 +57,17 @@ def test_arabic_sullivan_question(real_assistant) -> None:
     assert any(c.doc_id == SULLIVAN_DOC and c.supported for c in answer.citations)
 
 
+def test_an_answer_does_not_depend_on_what_was_asked_before(real_assistant) -> None:
+    from rag.answering import Assistant
+    from rag.generation import load_generator
+
+    a = real_assistant
+    question = "مع من تحدث سوليفان؟"
+    a.ask("Who did Sullivan talk to?")
+    fresh = Assistant(a.settings, a.index, a.embedder, load_generator(a.settings))  # nothing asked before
+    assert a.ask(question).draft == fresh.ask(question).draft
+
+
 def test_embedding_model_reads_transcribed_phrases_and_turns_away_verbs(real_assistant) -> None:
     from rag import names
 
