@@ -266,7 +266,7 @@ class Assistant:
             answer = cite.clean_markers("".join(parts).strip(), valid)
             if not cite.markers(answer) and cite.markers(draft):
                 answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
-        citations = cite.build(answer, passages, check_text=draft, similarity=self._similarity, glossary=glossary)
+        citations = cite.build(answer, passages, check_text=draft, similarity=self._similarity, glossary=glossary, question=question)
         best = p.passages[0].score if p.passages else 0.0
         if best < self.settings.unsupported_threshold and not any(c.supported for c in citations):
             # weak evidence and nothing in the answer verifies against it: most likely invented

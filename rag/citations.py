@@ -77,10 +77,10 @@ def _overlap(claim: str, passage_sentence: str) -> float:
     return hits / len(claim_words)
 
 
-def _facts_present(claim: str, passage_text: str) -> bool:
-    """Numbers of the claim all occur in the passage."""
+def _facts_present(claim: str, passage_text: str, given: frozenset[str] = frozenset()) -> bool:
+    """Numbers of the claim all occur in the passage, except those in `given` (restated from the question)."""
     target = normalize(passage_text)
-    return all(n in target for n in _NUMBER.findall(normalize(claim)))
+    return all(n in target or n in given for n in _NUMBER.findall(normalize(claim)))
 
 
 def _with_arabic_names(claim: str, names: dict[str, str]) -> str:
@@ -137,6 +137,7 @@ def build(
     check_text: str | None = None,
     similarity: Callable[[str, list[str]], np.ndarray] | None = None,
     glossary: dict[str, str] | None = None,
+    question: str = "",
 ) -> list[Citation]:
     """Citations for an answer's markers, each verified against its passage.
 
@@ -151,7 +152,11 @@ def build(
     passage of the prompt supports all of them, is taken to mean that one:
     its citation keeps the marker's number (the answer may be on screen
     already) and carries the supporting passage.
+
+    Numbers the question states ("Before the May 2022 call, …") are its
+    premise, not the answer's claim: a claim restating them is not held to them.
     """
+    given = frozenset(_NUMBER.findall(normalize(question)))
     words_of = name_words(glossary or {})
     names = {en: ar for ar, en in (glossary or {}).items()}
     by_n = {p.n: p for p in passages}
@@ -174,10 +179,10 @@ def build(
         quote = passage.chunk.text[start:end]
         # a name the passage does not state is not supported, however close the rest reads
         named = not absent_names(written, passage.text, words_of)
-        supported = named and (overlap >= SUPPORT_OVERLAP or _names_supported(claim, quote, names.values())) and _facts_present(claim, quote)
+        supported = named and (overlap >= SUPPORT_OVERLAP or _names_supported(claim, quote, names.values())) and _facts_present(claim, quote, given)
         if not supported and named and similarity is not None:
             sims = similarity(claim, [quote])
-            supported = bool(sims.size and float(sims.max()) >= SUPPORT_SIMILARITY and _facts_present(claim, passage.text))
+            supported = bool(sims.size and float(sims.max()) >= SUPPORT_SIMILARITY and _facts_present(claim, passage.text, given))
         return supported, start, end
 
     marked = list(dict.fromkeys(n for _, _, cited in claims for n in cited))

@@ -6,7 +6,9 @@ by llama-cpp-python's formatter), generation is greedy by default, and one
 lock serializes all use of the model (llama.cpp contexts are not thread-safe).
 The KV cache of the constant system message is kept from one question to
 the next, and only that: an answer then depends on its own prompt, not on
-the question asked before it.
+the question asked before it. The state of each system message (Arabic and
+English answers have their own) is saved once read and restored when the
+language changes.
 
 `OpenAIGenerator` sends the same messages to any OpenAI-compatible server
 (llama.cpp's server, vLLM), so generation can run elsewhere.
@@ -14,9 +16,11 @@ the question asked before it.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,7 @@ from .errors import GenerationError
 from .settings import Settings
 
 Message = dict[str, str]
+_SAVED_HEADS = 8  # system-message KV states kept by a LlamaCppGenerator
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class LlamaCppGenerator:
         bos = self._llm.detokenize([self._llm.token_bos()]).decode(errors="ignore") if self._llm.token_bos() >= 0 else ""
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[self._llm.token_eos()])
         self._stops = sorted({eos, "<|im_end|>", "<|endoftext|>", "<end_of_turn>", "</s>"} - {""})
+        self._heads: OrderedDict[tuple[int, ...], bytes] = OrderedDict()  # system message tokens → saved state
 
     def render(self, messages: list[Message]) -> str:
         """The prompt text the chat template makes of messages."""
@@ -128,6 +134,11 @@ class LlamaCppGenerator:
         yield Usage(len(tokens), min(max_tokens, self.count_tokens("".join(pieces))))
 
 
+    def forget(self) -> None:
+        """Drop the KV cache and every saved system-message state: the next prompt is read from scratch."""
+        self._heads.clear()
+        self._llm.reset()
+
     def _settle(self, tokens: list[int], messages: list[Message]) -> None:
         """Leave in the KV cache exactly the prompt's opening system message, evaluated on its own.
 
@@ -136,17 +147,52 @@ class LlamaCppGenerator:
         batches gets slightly different logits, enough to change a greedy
         answer. Reusing the system message and nothing more makes an answer
         depend on its own prompt only, and still spares re-reading the
-        constant part.
+        constant part. Each system message's state is kept once evaluated
+        (a few MB), so alternating Arabic and English questions, which have
+        different system messages, restore it instead of re-reading it.
         """
         llm = self._llm
         head = self._tokenize(self.render(messages[:1])) if messages and messages[0]["role"] == "system" else []
         k = next((i for i, (a, b) in enumerate(zip(head, tokens, strict=False)) if a != b), min(len(head), len(tokens)))
         if k and llm.n_tokens >= k and list(llm.input_ids[:k]) == tokens[:k]:
             llm.n_tokens = k
-        else:
-            llm.reset()
-            if k:
-                llm.eval(tokens[:k])
+            return
+        key = tuple(tokens[:k])
+        saved = self._heads.get(key) if k else None
+        if saved is not None:
+            self._heads.move_to_end(key)
+            self._restore(saved, tokens[:k])
+            return
+        llm.reset()
+        if k:
+            llm.eval(tokens[:k])
+            self._heads[key] = self._snapshot()
+            while len(self._heads) > _SAVED_HEADS:
+                self._heads.popitem(last=False)
+
+    def _snapshot(self) -> bytes:
+        """The context's state (its KV cache) as bytes."""
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        n = llama_cpp.llama_state_get_data(ctx, buffer, size)
+        return ctypes.string_at(buffer, n)
+
+    def _restore(self, state: bytes, tokens: list[int]) -> None:
+        """Put back a state taken by _snapshot after evaluating `tokens`."""
+        import llama_cpp
+
+        llm = self._llm
+        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, buffer, len(state)) != len(state):
+            llm.reset()  # the state did not fit: read the tokens again instead
+            llm.eval(tokens)
+            return
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        llm._requires_eval = True  # logits come from the next decode, not the restored state
 
 
 class Slots:

@@ -98,3 +98,13 @@ def test_markers_after_the_full_stop_cite_the_sentence_before() -> None:
     assert (c.n, c.chunk_id, c.supported) == (2, "c2", True)
     (c,) = cite.build("تحدث سوليفان مع يوري أوشاكوف. [2]", PASSAGES)  # the marker the answer shows is the citation's
     assert (c.n, c.chunk_id, c.supported) == (2, "c1", True)
+
+
+def test_numbers_restated_from_the_question_are_not_held_against_the_claim() -> None:
+    claim = "قبل اتصال عام 2023، تحدث سوليفان مع يوري أوشاكوف [1]."
+    (c,) = cite.build(claim, PASSAGES)
+    assert not c.supported  # 2023 is in no passage
+    (c,) = cite.build(claim, PASSAGES, question="مع من تحدث سوليفان قبل اتصال عام 2023؟")
+    assert c.supported
+    (c,) = cite.build("بدأت المحادثات عام 2019 [1].", PASSAGES, question="متى بدأت المحادثات بعد عام 2018؟")
+    assert not c.supported  # a number the question did not state still has to be in the passage

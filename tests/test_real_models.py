@@ -68,6 +68,19 @@ def test_an_answer_does_not_depend_on_what_was_asked_before(real_assistant) -> N
     assert a.ask(question).draft == fresh.ask(question).draft
 
 
+def test_a_system_message_read_once_is_restored_when_the_language_changes_back(real_assistant, monkeypatch) -> None:
+    a = real_assistant
+    llm = a.generator._llm
+    question = "أين التقى بيرنز ناريشكين؟"
+    first = a.ask(question).draft
+    a.ask("Where did Burns meet Naryshkin?")  # the English system message replaces the Arabic one in the cache
+    starts: list[int] = []
+    evaluate = llm.eval
+    monkeypatch.setattr(llm, "eval", lambda tokens: (starts.append(llm.n_tokens), evaluate(tokens))[1])
+    assert a.ask(question).draft == first
+    assert starts and starts[0] > 0  # reading began after the restored system message, not from scratch
+
+
 def test_embedding_model_reads_transcribed_phrases_and_turns_away_verbs(real_assistant) -> None:
     from rag import names
 
