@@ -36,7 +36,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .text import normalize
 
@@ -394,10 +394,11 @@ Similarity = Callable[[list[tuple[str, str]]], list[float]]
 _PHRASE_COST = 0.5  # how closely a word of a transcribed English phrase must align with an English word
 _PHRASE_CHOICES = 8  # English words tried for each word of such a phrase
 _PHRASE_ZIPF = 3.5  # ... all of them common English words (Street, Long), not rare sound-alikes of Arabic verbs (ألمح, "Almah")
+_EVERYDAY_ZIPF = 5.0  # a word read as a name is also tried as an English word this common (نيو: New; not سيرجي: Sergio)
 
 
 @functools.lru_cache(maxsize=4096)
-def spellings(arabic_word: str) -> tuple[str, ...]:
+def spellings(arabic_word: str, min_zipf: float = _PHRASE_ZIPF) -> tuple[str, ...]:
     """Common English words, vocabulary included, that sound like arabic_word: closest and commonest first.
 
     The words of a transcribed English phrase (وول ستريت جورنال) are English
@@ -409,7 +410,7 @@ def spellings(arabic_word: str) -> tuple[str, ...]:
     if not skeleton:
         return ()
     words = _lexicon().get(skeleton, ())
-    ranked = sorted((cost - _W_FREQ * zipf, english) for english, ekey, zipf in words if zipf >= _PHRASE_ZIPF and (cost := _cost(key, ekey)) <= _PHRASE_COST)
+    ranked = sorted((cost - _W_FREQ * zipf, english) for english, ekey, zipf in words if zipf >= min_zipf and (cost := _cost(key, ekey)) <= _PHRASE_COST)
     return tuple(english.capitalize() for _, english in ranked[:_PHRASE_CHOICES])
 
 
@@ -460,6 +461,8 @@ def _units(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[st
     out: list[_Unit | None] = []
     for unit in read:
         if unit.kind != "word" and (unit.arabic, unit.options[0]) not in rejected:
+            if unit.kind == "sounded" and similarity and not unit.clitic:  # a name may also be English words (نيو ستارت, New Start)
+                unit = replace(unit, options=(unit.options[0], *(o for o in spellings(_bare(tokens[unit.start]), _EVERYDAY_ZIPF) if o != unit.options[0])))
             out.append(unit)
             continue
         token = tokens[unit.start]
@@ -480,14 +483,18 @@ def phrases(units: list[_Unit | None], tokens: list[str], joined: list[bool], si
     then the whole phrase is kept when it is this close to the Arabic, and
     closer than its other words alone: an Arabic verb before a name (أسس
     ترامب, "Trump founded") reads as "Ass Trump", which the embedding model
-    puts further from the Arabic than "Trump". Two batches of similarities
-    per text.
+    puts further from the Arabic than "Trump". A run of names alone is read
+    the same way when a word of it also sounds like an everyday English word
+    (نيو ستارت: "Neo Stuart", or New Start), but not a run holding a place
+    (تونس عانت, "Tunisia suffered"). Two batches of similarities per text.
     """
     runs: list[list[_Unit]] = []
     run: list[_Unit] = []
     for unit in [*[None if u is None or u.clitic else u for u in units], None]:
         if unit is None or (run and not joined[unit.start]):
-            if len(run) >= 2 and any(u.kind == "vocabulary" for u in run):
+            worded = any(u.kind == "vocabulary" for u in run)
+            names_only = all(u.kind == "sounded" for u in run) and any(len(u.options) > 1 for u in run)  # نيو ستارت
+            if len(run) >= 2 and (worded or names_only):
                 runs.append(run)
             run = []
         if unit is not None:

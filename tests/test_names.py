@@ -191,3 +191,16 @@ def test_a_phrase_is_kept_only_when_its_english_words_bring_it_closer() -> None:
     g = names.glossary(text, ["Who is Beth?"], good)
     assert g.get("ماري بيث لونغ") == "Mary Beth Long"  # Long brings the reading closer
     assert "أسس ترامب" not in g and g.get("ترامب") == "Trump"  # Ass does not: the name stands alone
+
+
+def test_names_that_are_everyday_english_words_are_read_as_a_phrase() -> None:
+    text = "استئناف التفتيش بموجب معاهدة نيو ستارت، وقال سيرغي لافروف"
+    assert "New" in names.spellings("نيو", names._EVERYDAY_ZIPF) and "Sergio" not in names.spellings("سيرغي", names._EVERYDAY_ZIPF)
+    reader, _ = _reader({"Neo": 0.8, "Stuart": 0.8, "Neo Stuart": 0.75, "New Stuart": 0.8, "Neo Start": 0.8, "New Start": 0.85, "Serge": 0.8, "Lavrov": 0.9, "Serge Lavrov": 0.8})
+    g = names.glossary(text, [], reader)
+    assert g["نيو ستارت"] == "New Start"
+    assert g["سيرغي لافروف"] == "Serge Lavrov"  # a name read as names stays so: no everyday word sounds like سيرغي
+    level, _ = _reader({"Neo": 0.8, "Stuart": 0.8, "Neo Stuart": 0.8, "New Start": 0.8})
+    assert names.glossary(text, [], level)["نيو ستارت"] == "Neo Stuart"  # the English words must read closer than the names
+    place, _ = _reader({"Tunisia": 0.9, "Ant": 0.8, "Anti": 0.8, "Tunisia Anti": 0.95})
+    assert "تونس عانت" not in names.glossary("وقالت إن تونس عانت كثيرا", [], place)  # a place and a name are not read together as English words
