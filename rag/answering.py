@@ -220,7 +220,9 @@ class Assistant:
         if not passages:
             raise QuestionError("The question is too long to answer together with any passage.")
         first: float | None = None
-        stream_draft = direct
+        # On weak evidence an answer that does not verify is withdrawn (below): nothing is shown before it is checked.
+        weak = (p.passages[0].score if p.passages else 0.0) < self.settings.unsupported_threshold
+        stream_draft = direct and not weak
         tidy = direct and language == "en"  # English drafts carry the glossary's annotations: shown without them
         draft = ""
         shown = ""
@@ -249,9 +251,6 @@ class Assistant:
         draft = cite.clean_markers(draft, valid)
         if direct:
             answer = prompting.tidy_english(draft, glossary) if tidy else draft
-            streamed = shown.lstrip()
-            if tidy and answer.startswith(streamed) and len(answer) > len(streamed):
-                yield Token(answer[len(streamed) :])  # the part held back while it could still change
         else:
             glossary = names.glossary(cite.strip_markers(draft), [question, p.context])
             parts: list[str] = []
@@ -267,14 +266,19 @@ class Assistant:
             if not cite.markers(answer) and cite.markers(draft):
                 answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
         citations = cite.build(answer, passages, check_text=draft, similarity=self._similarity, glossary=glossary, question=question)
-        best = p.passages[0].score if p.passages else 0.0
-        if best < self.settings.unsupported_threshold and not any(c.supported for c in citations):
+        if weak and not any(c.supported for c in citations):
             # weak evidence and nothing in the answer verifies against it: most likely invented
             text = REFUSALS[language]
-            yield self._finish(question, text, True, language, [], started, retrieve_ms, first, usage, passages, hits, draft, query)
+            yield Token(text)
+            yield self._finish(question, text, True, language, [], started, retrieve_ms, first or time.perf_counter(), usage, passages, hits, draft, query)
             return
         if citations and not cite.markers(answer):  # cited by matching: show the markers so they can be clicked
             answer = answer.rstrip() + " " + "".join(f"[{c.n}]" for c in citations)
+        streamed = shown.strip()
+        if direct and answer.startswith(streamed) and len(answer) > len(streamed):
+            if first is None:
+                first = time.perf_counter()
+            yield Token(answer[len(streamed) :])  # what was held back: the end of an English answer, markers added, a checked answer
         yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, draft, query)
 
     def _finish(self, question: str, text: str, refused: bool, language: str, citations: list[cite.Citation], started: float, retrieve_ms: float, first: float | None, usage: Usage, passages: list[Passage], hits: list[Hit], draft: str, query: str) -> Answer:

@@ -216,6 +216,21 @@ def test_streaming_yields_tokens_then_the_answer(assistant) -> None:
     assert "".join(e.text for e in events[:-1]).strip() == events[-1].answer
 
 
+def test_the_streamed_text_is_the_answer_shown_at_the_end(assistant) -> None:
+    def streamed(a, question):
+        events = list(a.stream(question))
+        return "".join(e.text for e in events if isinstance(e, Token)).strip(), events[-1]
+
+    uncited = lambda m: _cite_first_passage(m).removesuffix(" [1]")  # noqa: E731 (cited by matching afterwards)
+    text, answer = streamed(assistant(uncited), "مع من تحدث سوليفان؟")
+    assert answer.citations and text == answer.answer and text.endswith("[1]")  # the markers added are streamed too
+    invented = lambda m: "Sullivan was born on October 1, 1941 in Zanzibar [1]."  # noqa: E731
+    text, answer = streamed(assistant(invented, unsupported_threshold=0.99), "When was Sullivan born?")
+    assert answer.refused and text == REFUSALS["en"]  # a withdrawn answer never streamed
+    text, answer = streamed(assistant(_cite_first_passage, unsupported_threshold=0.99), "مع من تحدث سوليفان؟")
+    assert not answer.refused and text == answer.answer  # held back while unchecked, then shown whole
+
+
 def test_full_queue_is_busy_and_generation_is_serialized(assistant) -> None:
     release = threading.Event()
     active = []
