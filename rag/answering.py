@@ -96,6 +96,11 @@ class Prepared:
     glossary: dict[str, str]  # Arabic names in the passages → English spellings (English questions)
     direct: bool  # answered in the question's language in one pass (else: Arabic, then translated)
 
+    @property
+    def best(self) -> float:
+        """Similarity of the best evidence sentence to the question (0 without evidence)."""
+        return self.passages[0].score if self.passages else 0.0
+
 
 @dataclass(frozen=True)
 class Token:
@@ -152,8 +157,7 @@ class Assistant:
         started = time.perf_counter()
         p = self.prepare(question, history)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        best = p.passages[0].score if p.passages else 0.0
-        if best < self.settings.refusal_threshold:
+        if p.best < self.settings.refusal_threshold:
             text = REFUSALS[p.language]
             yield Token(text)
             total = (time.perf_counter() - started) * 1000
@@ -221,7 +225,7 @@ class Assistant:
             raise QuestionError("The question is too long to answer together with any passage.")
         first: float | None = None
         # On weak evidence an answer that does not verify is withdrawn (below): nothing is shown before it is checked.
-        weak = (p.passages[0].score if p.passages else 0.0) < self.settings.unsupported_threshold
+        weak = p.best < self.settings.unsupported_threshold
         stream_draft = direct and not weak
         tidy = direct and language == "en"  # English drafts carry the glossary's annotations: shown without them
         draft = ""

@@ -133,7 +133,6 @@ class LlamaCppGenerator:
         # the tokens of one multi-byte character arrive as one part. So count the text.
         yield Usage(len(tokens), min(max_tokens, self.count_tokens("".join(pieces))))
 
-
     def forget(self) -> None:
         """Drop the KV cache and every saved system-message state: the next prompt is read from scratch."""
         self._heads.clear()
@@ -159,9 +158,8 @@ class LlamaCppGenerator:
             return
         key = tuple(tokens[:k])
         saved = self._heads.get(key) if k else None
-        if saved is not None:
+        if saved is not None and self._restore(saved, tokens[:k]):
             self._heads.move_to_end(key)
-            self._restore(saved, tokens[:k])
             return
         llm.reset()
         if k:
@@ -180,19 +178,18 @@ class LlamaCppGenerator:
         n = llama_cpp.llama_state_get_data(ctx, buffer, size)
         return ctypes.string_at(buffer, n)
 
-    def _restore(self, state: bytes, tokens: list[int]) -> None:
-        """Put back a state taken by _snapshot after evaluating `tokens`."""
+    def _restore(self, state: bytes, tokens: list[int]) -> bool:
+        """Put back a state taken by _snapshot after evaluating `tokens`; False when it did not fit."""
         import llama_cpp
 
         llm = self._llm
         buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
         if llama_cpp.llama_state_set_data(llm._ctx.ctx, buffer, len(state)) != len(state):
-            llm.reset()  # the state did not fit: read the tokens again instead
-            llm.eval(tokens)
-            return
+            return False
         llm.input_ids[: len(tokens)] = tokens
         llm.n_tokens = len(tokens)
         llm._requires_eval = True  # logits come from the next decode, not the restored state
+        return True
 
 
 class Slots:
