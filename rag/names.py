@@ -10,6 +10,10 @@ English frequency list (wordfreq, built from Wikipedia, news, subtitles and
 the web) gets a phonetic key; an Arabic word gets the same kind of key, and
 the English words sharing it are ranked by how well their vowels align and
 how common they are. Patrushev is in English news; Batrushev is not.
+The English key follows how Arabic writes a name: a vowel pair may be one
+written vowel (Nikolai نيكولاي) or two (Ismail إسماعيل), a final e is silent
+(Meloni ميلوني, not Milone), ث is th (Keith كيث, not Kit) and ح an h that is
+always heard (Hassan حسن, not Son).
 
 Place and month names are not spelled by sound but looked up: Unicode CLDR
 (through Babel) gives the Arabic and English names of every country and
@@ -42,16 +46,20 @@ from .text import normalize
 
 _AR = {
     "ا": "A", "أ": "A", "إ": "I", "آ": "A", "ٱ": "A", "ى": "A", "ة": "A", "و": "U", "ي": "I", "ؤ": "U", "ئ": "I",
-    "ب": "B", "پ": "B", "ت": "T", "ث": "T", "ج": "G", "ح": "H", "خ": "K", "د": "D", "ذ": "D", "ر": "R", "ز": "S",
+    "ب": "B", "پ": "B", "ت": "T", "ث": "Θ", "ج": "G", "ح": "Ḥ", "خ": "K", "د": "D", "ذ": "D", "ر": "R", "ز": "S",
     "س": "S", "ش": "X", "ص": "S", "ض": "D", "ط": "T", "ظ": "S", "غ": "G", "ف": "F", "ڤ": "F", "ق": "K", "ك": "K",
     "گ": "G", "ل": "L", "م": "M", "ن": "N", "ه": "H",
-}  # X stands for the sh sound; ء and ع are silent in transcribed names
-_EN_MULTI = (("au", "U"), ("sch", "X"), ("tch", "X"), ("sh", "X"), ("ch", "X"), ("kh", "K"), ("gh", "G"), ("ph", "F"), ("th", "T"), ("ck", "K"), ("zh", "G"), ("dj", "G"))
+}  # X stands for the sh sound, Θ for th, Ḥ for ح (an English h); ء and ع are silent in transcribed names
+# Two vowel letters that may spell one vowel sound, which Arabic writes with
+# one letter (Sergei سيرغي, Nikolai نيكولاي, Keith كيث), or two (Ismail إسماعيل, Raoul راؤول).
+_EN_PAIRS = (("ee", "I"), ("ea", "I"), ("ei", "I"), ("ey", "I"), ("ai", "I"), ("ay", "I"), ("oo", "U"), ("ou", "U"), ("oa", "U"))
+_EN_MULTI = (("au", "U"), ("sch", "X"), ("tch", "X"), ("sh", "X"), ("ch", "X"), ("kh", "K"), ("gh", "G"), ("ph", "F"), ("th", "Θ"), ("ck", "K"), ("zh", "G"), ("dj", "G"))
 _EN = {
     "b": "B", "p": "B", "d": "D", "f": "F", "v": "F", "g": "G", "j": "G", "k": "K", "q": "K", "l": "L", "m": "M", "n": "N",
     "r": "R", "s": "S", "z": "S", "t": "T", "h": "H", "w": "U", "y": "I", "a": "A", "e": "I", "i": "I", "o": "U", "u": "U",
 }
-_VOWELS = frozenset("AUI")
+_VOWELS = frozenset("AUIE")  # E: a silent final e (Nicole), which Arabic does not write
+_LONG = {"a": "I", "e": "I", "i": "I", "o": "U", "u": "U"}  # a vowel before consonant + silent e: Jake جيك, Mike مايك, Stone ستون
 _TANWEEN = re.compile("[\u064b-\u064d]")
 _DIACRITICS = re.compile("[\u064b-\u065f\u0670\u0640]")
 _PREFIXES = ("و", "ب", "ل", "ف", "ك")
@@ -104,20 +112,35 @@ def arabic_key(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def english_key(word: str) -> tuple[str, ...]:
-    """Sound classes of a lowercase English word."""
+def english_keys(word: str) -> tuple[tuple[str, ...], ...]:
+    """The sound-class readings of a lowercase English word: its vowel pairs as two vowels, and as one."""
+    return tuple(dict.fromkeys((english_key(word), english_key(word, pairs=True))))
+
+
+def english_key(word: str, pairs: bool = False) -> tuple[str, ...]:
+    """Sound classes of a lowercase English word (`pairs`: a vowel pair as one vowel, see _EN_PAIRS).
+
+    A final e after a consonant is silent (E), and lengthens a single vowel
+    before that consonant, as Arabic writes it: Jake جيك, Mike مايك.
+    """
+    multi = (_EN_PAIRS + _EN_MULTI) if pairs else _EN_MULTI
+    silent = len(word) >= 3 and word[-1] == "e" and word[-2] not in "aeiouy"
+    body = word[:-1] if silent else word
+    long_at = len(body) - 2 if silent and len(body) >= 2 and body[-2] in _LONG and (len(body) < 3 or body[-3] not in "aeiouy") else -1
     out: list[str] = []
     i = 0
-    while i < len(word):
-        for letters, multi in _EN_MULTI:
-            if word.startswith(letters, i):
-                cls = multi
+    while i < len(body):
+        for letters, sound in multi:
+            if body.startswith(letters, i):
+                cls = sound
                 i += len(letters)
                 break
         else:
-            ch = word[i]
+            ch = body[i]
             i += 1
-            if ch == "c":
+            if i - 1 == long_at:
+                cls = _LONG[ch]
+            elif ch == "c":
                 cls = "S" if i < len(word) and word[i] in "eiy" else "K"
             elif ch == "x":
                 out.extend(c for c in ("K", "S") if not (out and out[-1] == c))
@@ -126,11 +149,24 @@ def english_key(word: str) -> tuple[str, ...]:
                 cls = _EN.get(ch, "")
         if cls and not (out and out[-1] == cls and cls not in _VOWELS):
             out.append(cls)
-    return tuple(out)
+    return (*out, "E") if silent else tuple(out)
 
 
 def _skeleton(key: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(c for c in key if c not in _VOWELS and c != "H")
+    return tuple("T" if c == "Θ" else c for c in key if c not in _VOWELS and c not in "HḤ")
+
+
+def _substitution(a: str, e: str) -> float:
+    """Cost of reading Arabic sound class a as English class e."""
+    if a == e:
+        return 0.0
+    if a == "Ḥ" and e == "H":
+        return 0.0
+    if a == "T" and e == "Θ":
+        return 0.1  # th is written ت as well as ث (Thomas توماس); ث is never a plain t (بيث is Beth, not Pitt)
+    if e == "E" and a == "I":
+        return _SHORT_VOWEL  # a silent e is not written: نيكولاي is Nikolai rather than Nicole
+    return 0.5 if a in _VOWELS and e in _VOWELS else math.inf
 
 
 def _cost(ar: tuple[str, ...], en: tuple[str, ...]) -> float:
@@ -146,14 +182,13 @@ def _cost(ar: tuple[str, ...], en: tuple[str, ...]) -> float:
             best = inf
             if i and j:
                 a, e = ar[i - 1], en[j - 1]
-                sub = 0.0 if a == e else (0.5 if a in _VOWELS and e in _VOWELS else inf)
-                best = d[i - 1][j - 1] + sub
-            if j:  # an English letter Arabic does not write: short vowel, silent h
+                best = d[i - 1][j - 1] + _substitution(a, e)
+            if j:  # an English letter Arabic does not write: short vowel, silent h or e
                 e = en[j - 1]
                 best = min(best, d[i][j - 1] + (_SHORT_VOWEL if e in _VOWELS or e == "H" else inf))
             if i:  # an Arabic letter English does not write
                 a = ar[i - 1]
-                best = min(best, d[i - 1][j] + (0.7 if a in _VOWELS else 0.5 if a == "H" else inf))
+                best = min(best, d[i - 1][j] + (0.7 if a in _VOWELS else 0.5 if a == "H" else inf))  # ح is always heard
             d[i][j] = best
     return d[-1][-1]
 
@@ -170,8 +205,8 @@ def _lexicon() -> dict[tuple[str, ...], list[tuple[str, tuple[str, ...], float]]
         zipf = math.log10(frequency) + 9
         if zipf < _MIN_ZIPF:
             continue
-        key = english_key(word)
-        table.setdefault(_skeleton(key), []).append((word, key, zipf))
+        for key in english_keys(word):
+            table.setdefault(_skeleton(key), []).append((word, key, zipf))
     return table
 
 
@@ -357,14 +392,14 @@ def _hint_keys(hints: list[str]) -> list[tuple[str, tuple[str, ...]]]:
     from wordfreq import zipf_frequency
 
     places = {english.lower() for english in _cldr().values()}  # CLDR names these on the Arabic side
-    out = []
+    out: list[tuple[str, tuple[str, ...]]] = []
     for text in hints:
         for m in re.finditer(r"[A-Za-z][A-Za-z'-]+", text):
             word = re.sub(r"'s?$", "", m.group())  # Sullivan's
             initial = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!:;\"(“"
             capitalized = word[0].isupper() and not initial
             if len(word) >= 3 and (capitalized or zipf_frequency(word.lower(), "en") < _HINT_ZIPF) and word.lower() not in places:
-                out.append((word if word[0].isupper() else word.capitalize(), english_key(word.lower())))
+                out.extend((word if word[0].isupper() else word.capitalize(), key) for key in english_keys(word.lower()))
     return list(dict.fromkeys(out))
 
 
@@ -395,10 +430,11 @@ _PHRASE_COST = 0.5  # how closely a word of a transcribed English phrase must al
 _PHRASE_CHOICES = 8  # English words tried for each word of such a phrase
 _PHRASE_ZIPF = 3.5  # ... all of them common English words (Street, Long), not rare sound-alikes of Arabic verbs (ألمح, "Almah")
 _EVERYDAY_ZIPF = 5.0  # a word read as a name is also tried as an English word this common (نيو: New; not سيرجي: Sergio)
+_EVERYDAY_COST = 0.3  # ... that sounds that close: a vowel may be unwritten, not another (بيث is Beth, not Both)
 
 
 @functools.lru_cache(maxsize=4096)
-def spellings(arabic_word: str, min_zipf: float = _PHRASE_ZIPF) -> tuple[str, ...]:
+def spellings(arabic_word: str, min_zipf: float = _PHRASE_ZIPF, max_cost: float = _PHRASE_COST) -> tuple[str, ...]:
     """Common English words, vocabulary included, that sound like arabic_word: closest and commonest first.
 
     The words of a transcribed English phrase (وول ستريت جورنال) are English
@@ -410,8 +446,8 @@ def spellings(arabic_word: str, min_zipf: float = _PHRASE_ZIPF) -> tuple[str, ..
     if not skeleton:
         return ()
     words = _lexicon().get(skeleton, ())
-    ranked = sorted((cost - _W_FREQ * zipf, english) for english, ekey, zipf in words if zipf >= min_zipf and (cost := _cost(key, ekey)) <= _PHRASE_COST)
-    return tuple(english.capitalize() for _, english in ranked[:_PHRASE_CHOICES])
+    ranked = sorted((cost - _W_FREQ * zipf, english) for english, ekey, zipf in words if zipf >= min_zipf and (cost := _cost(key, ekey)) <= max_cost)
+    return tuple(dict.fromkeys(english.capitalize() for _, english in ranked))[:_PHRASE_CHOICES]
 
 
 @dataclass(frozen=True)
@@ -462,7 +498,7 @@ def _units(tokens: list[str], joined: list[bool], keys: list[tuple[str, tuple[st
     for unit in read:
         if unit.kind != "word" and (unit.arabic, unit.options[0]) not in rejected:
             if unit.kind == "sounded" and similarity and not unit.clitic:  # a name may also be English words (نيو ستارت, New Start)
-                unit = replace(unit, options=(unit.options[0], *(o for o in spellings(_bare(tokens[unit.start]), _EVERYDAY_ZIPF) if o != unit.options[0])))
+                unit = replace(unit, options=(unit.options[0], *(o for o in spellings(_bare(tokens[unit.start]), _EVERYDAY_ZIPF, _EVERYDAY_COST) if o != unit.options[0])))
             out.append(unit)
             continue
         token = tokens[unit.start]
