@@ -35,6 +35,7 @@ _STOP = set(
 )
 SUPPORT_OVERLAP = 0.5  # share of a sentence's content words found in the passage
 SUPPORT_SIMILARITY = 0.6  # cosine similarity that counts as "semantically close"
+FRAGMENT_WORDS = 4  # an answer this short ("6", "Mary Beth Long") is a claim only together with its question
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,15 @@ def _facts_present(claim: str, passage_text: str, given: frozenset[str] = frozen
     """Numbers of the claim all occur in the passage, except those in `given` (restated from the question)."""
     target = normalize(passage_text)
     return all(n in target or n in given for n in _NUMBER.findall(normalize(claim)))
+
+
+def _states(fragment: str, sentence: str, arabic_names: Iterable[str]) -> bool:
+    """The sentence states what the fragment says: its numbers, and its names or most of its words."""
+    if not _facts_present(fragment, sentence):
+        return False
+    if not _content(fragment):
+        return bool(_NUMBER.search(fragment))
+    return _names_supported(fragment, sentence, arabic_names) or _overlap(fragment, sentence) >= SUPPORT_OVERLAP
 
 
 def _with_arabic_names(claim: str, names: dict[str, str]) -> str:
@@ -155,6 +165,9 @@ def build(
 
     Numbers the question states ("Before the May 2022 call, …") are its
     premise, not the answer's claim: a claim restating them is not held to them.
+    An answer of a few words ("6", "Mary Beth Long") claims something only
+    together with its question: it is supported by an evidence sentence of the
+    passage (one picked for the question) that states it.
     """
     given = frozenset(_NUMBER.findall(normalize(question)))
     words_of = name_words(glossary or {})
@@ -183,6 +196,12 @@ def build(
         if not supported and named and similarity is not None:
             sims = similarity(claim, [quote])
             supported = bool(sims.size and float(sims.max()) >= SUPPORT_SIMILARITY and _facts_present(claim, passage.text, given))
+        if not supported and named and question and len(written.split()) <= FRAGMENT_WORDS:
+            # a fragment answers the question: an evidence sentence (picked for the question) that states it supports it
+            for i in passage.sentences:
+                s, e = passage.chunk.sentences[i]
+                if _states(claim, passage.chunk.text[s:e], names.values()):
+                    return True, s, e
         return supported, start, end
 
     marked = list(dict.fromkeys(n for _, _, cited in claims for n in cited))

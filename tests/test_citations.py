@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from rag import citations as cite
 from rag.chunking import Chunk
 from rag.retrieval import Passage
@@ -108,3 +110,19 @@ def test_numbers_restated_from_the_question_are_not_held_against_the_claim() -> 
     assert c.supported
     (c,) = cite.build("بدأت المحادثات عام 2019 [1].", PASSAGES, question="متى بدأت المحادثات بعد عام 2018؟")
     assert not c.supported  # a number the question did not state still has to be in the passage
+
+
+def test_a_fragment_answer_is_checked_with_its_question() -> None:
+    text = "وقالت الشبكة إنها نقلت عن 6 مسؤولين مطلعين. وأضافت أن الاجتماع جرى في نيويورك."
+    chunk = Chunk("c3", "doc3", "عنوان", None, text, 0, len(text), tuple((s.start, s.end) for s in split_sentences(text)))
+    evidence = [Passage(1, chunk, (0,), 0.6)]  # the sentence retrieval picked for the question
+    question = "How many officials did the network cite?"
+    assert not cite.build("6 [1]", evidence)[0].supported  # "6" alone claims nothing
+    (c,) = cite.build("6 [1]", evidence, question=question)
+    assert (c.supported, c.quote) == (True, "وقالت الشبكة إنها نقلت عن 6 مسؤولين مطلعين.")
+    assert not cite.build("7 [1]", evidence, question=question)[0].supported
+    # stated only outside the evidence sentences: not an answer to this question
+    assert not cite.build("نيويورك [1]", evidence, question="أين نقلت الشبكة عن المسؤولين؟")[0].supported
+    # a fragment cited to the wrong passage carries the passage that states it
+    (moved,) = cite.build("6 [1]", [replace(PASSAGES[1], n=1), replace(evidence[0], n=2)], question=question)
+    assert (moved.n, moved.chunk_id, moved.supported) == (1, "c3", True)
