@@ -4,8 +4,9 @@
    detected; a follow-up is made standalone for retrieval by joining it to
    the previous user question.
 2. Dense retrieval finds the chunks, evidence selection the few sentences
-   that matter. Below the refusal threshold the assistant says the articles
-   do not answer, without calling the model.
+   that matter. Below the refusal threshold, or when the question names a
+   country no retrieved chunk mentions, the assistant says the articles do
+   not answer, without calling the model.
 3. The model answers from the numbered passages, with [n] markers, in the
    question's language. For an English question the names in the passages
    carry their English spelling (names.py), and the sentence closest to the
@@ -35,7 +36,7 @@ from .generation import Generator, Message, Usage
 from .index import Index
 from .retrieval import Hit, Passage, Retriever
 from .settings import Settings
-from .text import detect_language, strip_special_tokens, words
+from .text import detect_language, normalize, strip_special_tokens, words
 
 _NAME_CACHE = 20_000  # name and phrase embeddings kept before the cache starts over
 REFUSALS = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
@@ -95,6 +96,7 @@ class Prepared:
     messages: list[Message]
     glossary: dict[str, str]  # Arabic names in the passages → English spellings (English questions)
     direct: bool  # answered in the question's language in one pass (else: Arabic, then translated)
+    unmentioned: list[str] = field(default_factory=list)  # countries the question names that no retrieved passage mentions
 
     @property
     def best(self) -> float:
@@ -157,7 +159,7 @@ class Assistant:
         started = time.perf_counter()
         p = self.prepare(question, history)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        if p.best < self.settings.refusal_threshold:
+        if p.best < self.settings.refusal_threshold or p.unmentioned:
             text = REFUSALS[p.language]
             yield Token(text)
             total = (time.perf_counter() - started) * 1000
@@ -185,7 +187,8 @@ class Assistant:
             focus = self._focus(self.embedder.embed_query(question) if context else vector, passages)
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
         fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, focus)
-        return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct)
+        unmentioned = _unmentioned(question, hits) if self.settings.country_check else []
+        return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct, unmentioned)
 
     def _name_similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
         """How close the embedding model puts each (Arabic, English) pair: a name and its
@@ -322,6 +325,19 @@ def _maybe_refusal(text: str) -> bool:
     """True while streamed text could still be the start of the refusal marker."""
     stripped = text.strip()
     return not stripped or prompting.NOT_FOUND.startswith(stripped[: len(prompting.NOT_FOUND)]) or prompting.NOT_FOUND in stripped
+
+
+def _unmentioned(question: str, hits: list[Hit]) -> list[str]:
+    """Countries the question names that none of the retrieved chunks (text or title) mentions.
+
+    Asked "What did Sullivan tell the Chinese foreign minister?" over articles
+    that never mention China, the model answers from the Sullivan passages
+    anyway, and the similarity of those passages does not tell this question
+    from one they answer. On ARCD (702 questions, 139 naming a country) every
+    country a question names is in its article.
+    """
+    text = normalize(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits))
+    return [english for english, stem in names.countries_named(question).items() if stem not in text and english.casefold() not in text]
 
 
 def _previous_question(history: list[dict[str, str]], turns: int) -> str:

@@ -641,3 +641,74 @@ def warm() -> None:
     _cldr()
     for lang in ("ar", "en", "de", "fr", "es", "it", "nl", "pl"):
         zipf_frequency("a", lang)
+
+
+_DEMONYM_ENDINGS = ("ese", "ian", "an", "ish", "i")  # Chinese, Russian, Syrian, Turkish, Iraqi
+_NISBA_ENDINGS = ("ي", "يه", "يون", "يين", "يان")  # الصيني, الصينيه, الصينيون
+_PROCLITICS = ("بال", "كال", "ال", "لل", "ب", "ك", "ل", "")  # after an optional و or ف: وللصين, بالصين, الصين
+
+
+@functools.lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """Countries with a one-word name in both languages (CLDR): English → normalized Arabic
+    without the article (China → صين; Germany → المانيا, whose ال is not the article)."""
+    from babel import Locale
+
+    ar, en = Locale("ar"), Locale("en")
+    out: dict[str, str] = {}
+    for code, name in ar.territories.items():
+        english = en.territories.get(code, "")
+        arabic = normalize(name)
+        if code.isalpha() and english and " " not in arabic and " " not in english:
+            out[english] = arabic[2:] if name.startswith("ال") else arabic
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _countries() -> dict[str, str]:
+    """English country name → the Arabic stem its adjective is made from (روسيا → روس: الروسي)."""
+    out: dict[str, str] = {}
+    for english, stem in _country_names().items():
+        for ending in ("يا", "ا", "ه"):
+            if stem.endswith(ending) and len(stem) - len(ending) >= 3:
+                stem = stem[: -len(ending)]
+                break
+        out[english] = stem
+    return out
+
+
+def countries_named(text: str) -> dict[str, str]:
+    """Countries a question names, by name or adjective, in English (Chinese, China) or Arabic
+    (الصيني, الصين): {English name: Arabic stem}. Only countries with one-word names
+    in both languages: "the United States" is also أمريكا, واشنطن, الأمريكي."""
+    countries = _countries()
+    found: dict[str, str] = {}
+    for m in re.finditer(r"[A-Z][a-z]+", text):
+        word = m.group()
+        if word in countries:
+            found[word] = countries[word]
+            continue
+        for ending in _DEMONYM_ENDINGS:
+            stem = word[: -len(ending)]
+            if word.endswith(ending) and len(stem) >= 4:
+                matches = [c for c in countries if c.startswith(stem) and len(c) - len(stem) <= 2]  # Turkish is not Turkmenistan
+                if len(matches) == 1:
+                    found[matches[0]] = countries[matches[0]]
+                    break
+    by_stem = {stem: english for english, stem in countries.items()}
+    by_name = {name: english for english, name in _country_names().items()}
+    for word in re.findall(r"[\u0621-\u064a]+", normalize(text)):
+        for conj in ("", "و", "ف"):
+            for clitic in _PROCLITICS:
+                prefix = conj + clitic
+                bare = word[len(prefix) :]
+                if not word.startswith(prefix) or len(bare) < 3:
+                    continue
+                if bare in by_name:
+                    found[by_name[bare]] = countries[by_name[bare]]
+                for ending in _NISBA_ENDINGS:
+                    stem = bare[: -len(ending)]
+                    # an adjective needs the article (وزير الخارجية الصيني): صيني alone may be other words
+                    if bare.endswith(ending) and stem in by_stem and clitic.endswith(("ال", "لل")):
+                        found[by_stem[stem]] = stem
+    return found

@@ -54,6 +54,7 @@ class Settings:
     name_similarity: float = _doc("English questions: a name spelled by sound is kept when the embedding model puts the Arabic word and its English spelling this close (0: keep all, and look for no phrases).", default=0.6, lo=0.0, hi=1.0)
     phrase_similarity: float = _doc("English questions: a transcribed English phrase (وول ستريت جورنال) is spelled out when the embedding model puts it this close to its English reading.", default=0.7, lo=0.0, hi=1.0)
     refusal_threshold: float = _doc("Below this best sentence similarity the assistant refuses without generating.", default=0.25, lo=0.0, hi=1.0)
+    country_check: bool = _doc("Refuse without generating when the question names a country (China, الصيني) that no retrieved passage mentions.", default=True)
     unsupported_threshold: float = _doc("Below this best sentence similarity, an answer none of whose citations verifies becomes the refusal.", default=0.35, lo=0.0, hi=1.0)
     n_ctx: int = _doc("Generator context window in tokens.", default=2048, lo=512, hi=32768)
     max_answer_tokens: int = _doc("Most tokens an answer may have.", default=100, lo=16, hi=2048)

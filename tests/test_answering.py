@@ -49,6 +49,18 @@ def test_low_similarity_refuses_without_calling_the_model(assistant) -> None:
     assert a.generator.calls == []
 
 
+def test_a_country_no_retrieved_passage_mentions_is_refused_without_calling_the_model(assistant) -> None:
+    a = assistant(_cite_first_passage)
+    for question, lang in (("What did Sullivan tell the Chinese foreign minister?", "en"), ("ماذا قال سوليفان لوزير الخارجية الصيني؟", "ar")):
+        answer = a.ask(question)
+        assert answer.refused and answer.answer == REFUSALS[lang]
+    assert a.generator.calls == []
+    answer = a.ask("ماذا قال سوليفان لوزير الخارجية الروسي؟")  # Russia is in the articles
+    assert not answer.refused and len(a.generator.calls) == 1
+    off = assistant(_cite_first_passage, country_check=False)
+    assert not off.ask("What did Sullivan tell the Chinese foreign minister?").refused
+
+
 def test_model_declining_becomes_the_refusal_message(assistant) -> None:
     a = assistant(lambda m: prompting.NOT_FOUND)
     answer = a.ask("Who did Sullivan talk to?")

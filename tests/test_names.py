@@ -219,3 +219,20 @@ def test_names_that_are_everyday_english_words_are_read_as_a_phrase() -> None:
     assert names.glossary(text, [], level)["نيو ستارت"] == "Neo Stuart"  # the English words must read closer than the names
     place, _ = _reader({"Tunisia": 0.9, "Ant": 0.8, "Anti": 0.8, "Tunisia Anti": 0.95})
     assert "تونس عانت" not in names.glossary("وقالت إن تونس عانت كثيرا", [], place)  # a place and a name are not read together as English words
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("What did Sullivan tell the Chinese foreign minister?", {"China"}),
+        ("ماذا قال سوليفان لوزير الخارجية الصيني؟", {"China"}),  # an adjective with the article
+        ("Did the Iraqi and Syrian leaders meet in Egypt?", {"Iraq", "Syria", "Egypt"}),
+        ("وقالت الخارجية الروسية إن وفدا زار ألمانيا وللصين", {"Russia", "Germany", "China"}),  # ألمانيا's ال is no article
+        ("Did the Turkish minister call?", set()),  # not Turkmenistan, though it starts alike
+        ("مسؤول صيني", set()),  # an adjective without the article may be another word
+        ("ترك الوزير منصبه", set()),  # "left": the stem of تركيا, not its name
+        ("Who did the United States envoy meet?", set()),  # several words: also أمريكا, واشنطن
+    ],
+)
+def test_countries_a_question_names(text: str, expected: set[str]) -> None:
+    assert set(names.countries_named(text)) == expected
