@@ -188,7 +188,7 @@ def _cost(ar: tuple[str, ...], en: tuple[str, ...]) -> float:
                 best = min(best, d[i][j - 1] + (_SHORT_VOWEL if e in _VOWELS or e == "H" else inf))
             if i:  # an Arabic letter English does not write
                 a = ar[i - 1]
-                best = min(best, d[i - 1][j] + (0.7 if a in _VOWELS else 0.5 if a == "H" else inf))  # ح is always heard
+                best = min(best, d[i - 1][j] + (0.7 if a in _VOWELS else 0.5 if a == "H" else inf))  # ه may be silent, ح never
             d[i][j] = best
     return d[-1][-1]
 
