@@ -336,8 +336,9 @@ def _unmentioned(question: str, hits: list[Hit]) -> list[str]:
     from one they answer. On ARCD (702 questions, 139 naming a country) every
     country a question names is in its article.
     """
-    text = normalize(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits))
-    return [english for english, stem in names.countries_named(question).items() if stem not in text and english.casefold() not in text]
+    named = names.countries_named(question)
+    text = normalize(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)) if named else ""
+    return [english for english, stem in named.items() if stem not in text and english.casefold() not in text]
 
 
 def _previous_question(history: list[dict[str, str]], turns: int) -> str:

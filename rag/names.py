@@ -320,6 +320,15 @@ def _english_gap(word: str) -> float:
 
 
 @functools.lru_cache(maxsize=1)
+def _territories() -> list[tuple[str, str, str]]:
+    """(code, Arabic name, English name) of the countries and regions CLDR names in both languages."""
+    from babel import Locale
+
+    ar, en = Locale("ar"), Locale("en")
+    return [(code, name, en.territories[code]) for code, name in ar.territories.items() if code in en.territories]
+
+
+@functools.lru_cache(maxsize=1)
 def _cldr() -> dict[str, str]:
     """Normalized Arabic names of places and months mapped to English (Unicode CLDR:
     countries, regions, cities; the months of every Arabic locale: نيسان, أبريل, أفريل)."""
@@ -327,10 +336,7 @@ def _cldr() -> dict[str, str]:
     from babel.localedata import locale_identifiers
 
     ar, en = Locale("ar"), Locale("en")
-    out: dict[str, str] = {}
-    for code, name in ar.territories.items():
-        if code in en.territories:
-            out[normalize(name)] = en.territories[code]
+    out = {normalize(arabic): english for _, arabic, english in _territories()}
     for zone, info in ar.time_zones.items():
         if city := info.get("city"):
             city = normalize(city)
@@ -634,11 +640,12 @@ def _spelled(token: str) -> tuple[str, str] | None:
 
 
 def warm() -> None:
-    """Load the word lists (about 10 s once per process), so the first English question does not wait for them."""
+    """Load the word lists and place names (about 10 s once per process), so the first question does not wait for them."""
     from wordfreq import zipf_frequency
 
     _lexicon()
     _cldr()
+    _countries()
     for lang in ("ar", "en", "de", "fr", "es", "it", "nl", "pl"):
         zipf_frequency("a", lang)
 
@@ -652,12 +659,8 @@ _PROCLITICS = ("بال", "كال", "ال", "لل", "ب", "ك", "ل", "")  # afte
 def _country_names() -> dict[str, str]:
     """Countries with a one-word name in both languages (CLDR): English → normalized Arabic
     without the article (China → صين; Germany → المانيا, whose ال is not the article)."""
-    from babel import Locale
-
-    ar, en = Locale("ar"), Locale("en")
     out: dict[str, str] = {}
-    for code, name in ar.territories.items():
-        english = en.territories.get(code, "")
+    for code, name, english in _territories():
         arabic = normalize(name)
         if code.isalpha() and english and " " not in arabic and " " not in english:
             out[english] = arabic[2:] if name.startswith("ال") else arabic
