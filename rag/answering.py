@@ -12,7 +12,10 @@
    carry their English spelling (names.py), and the sentence closest to the
    question is repeated before it. (english_mode="translate" instead answers
    in Arabic and then puts that answer into English with the names glossary.)
-4. Markers become citations, each verified against its passage.
+4. Markers become citations, each verified against its passage. An answer
+   that only points at passages ("[1] [2]", "… هي [2].") or repeats the
+   question is completed with the quoted sentence of those passages (or of
+   all, when it cites none) closest to the question.
 
 All generation for one question happens under the generator's lock; a
 bounded number of questions may wait for it.
@@ -20,6 +23,7 @@ bounded number of questions may wait for it.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -39,6 +43,7 @@ from .settings import Settings
 from .text import detect_language, normalize, strip_special_tokens, words
 
 _NAME_CACHE = 20_000  # name and phrase embeddings kept before the cache starts over
+_PARTIAL_WORD = re.compile(r"\S+$")  # the last word of a streaming text may still grow
 REFUSALS = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
 
 
@@ -233,6 +238,7 @@ class Assistant:
         tidy = direct and language == "en"  # English drafts carry the glossary's annotations: shown without them
         draft = ""
         shown = ""
+        given = f"{p.context} {question}"  # words an answer must go beyond to say something
         usage = Usage(0, 0)
         for piece in gen.stream(messages, self.settings.max_answer_tokens):
             if isinstance(piece, Usage):
@@ -240,24 +246,34 @@ class Assistant:
                 continue
             draft += piece
             if stream_draft and not _maybe_refusal(draft):
-                visible = prompting.stable_english(draft, glossary) if tidy else draft
-                if len(visible) > len(shown) and visible.startswith(shown):
+                # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
+                visible = cite.held_back(prompting.stable_english(draft, glossary) if tidy else draft)
+                # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
+                if len(visible) > len(shown) and visible.startswith(shown) and not cite.says_nothing(_PARTIAL_WORD.sub("", visible), given):
                     if first is None:
                         first = time.perf_counter()
                     yield Token(visible[len(shown) :])
                     shown = visible
         draft = draft.strip()
         valid = {x.n for x in passages}
-        if prompting.NOT_FOUND in draft or not cite.strip_markers(draft):
+        cleaned = cite.clean_markers(draft, valid)
+        pointing = cite.pointer(cleaned)
+        echo = bool(cite.strip_markers(cleaned)) and cite.says_nothing(prompting.tidy_english(cleaned, glossary) if tidy else cleaned, given)
+        complete = direct and bool(pointing or echo)
+        if prompting.NOT_FOUND in draft or not (complete or cite.strip_markers(draft)):
             text = REFUSALS[language]
             if first is None:
                 first = time.perf_counter()
             yield Token(text)
             yield self._finish(question, text, True, language, [], started, retrieve_ms, first, usage, passages, hits, draft, query)
             return
-        draft = cite.clean_markers(draft, valid)
+        draft = cleaned
         if direct:
             answer = prompting.tidy_english(draft, glossary) if tidy else draft
+            if complete:
+                cited = pointing or cite.markers(answer)
+                sources = [x for x in passages if x.n in cited] or passages
+                answer = self._quoted(cite.held_back(answer) if pointing else "", question, sources, glossary if tidy else None) or answer
         else:
             glossary = names.glossary(cite.strip_markers(draft), [question, p.context])
             parts: list[str] = []
@@ -272,7 +288,7 @@ class Assistant:
             answer = cite.clean_markers("".join(parts).strip(), valid)
             if not cite.markers(answer) and cite.markers(draft):
                 answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
-        citations = cite.build(answer, passages, check_text=draft, similarity=self._similarity, glossary=glossary, question=question)
+        citations = cite.build(answer, passages, check_text=answer if complete else draft, similarity=self._similarity, glossary=glossary, question=question)
         if weak and not any(c.supported for c in citations):
             # weak evidence and nothing in the answer verifies against it: most likely invented
             text = REFUSALS[language]
@@ -287,6 +303,22 @@ class Assistant:
                 first = time.perf_counter()
             yield Token(answer[len(streamed) :])  # what was held back: the end of an English answer, markers added, a checked answer
         yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, draft, query)
+
+    def _quoted(self, stated: str, question: str, sources: list[Passage], glossary: dict[str, str] | None) -> str | None:
+        """`stated` completed with the sentence of the sources closest to the question, quoted and cited.
+
+        The small model sometimes takes a passage number for the answer ("[1] [2]", "… هي [2].")
+        or repeats the question; the sentence it pointed at, or the best one it was given, is
+        then the most useful thing to show. An answer that points keeps its words (they may
+        have streamed already); one that only repeats the question is replaced (nothing of it
+        streamed)."""
+        found = [(p, text) for p in sources for i in p.sentences if (text := prompting.sanitize(p.chunk.text[slice(*p.chunk.sentences[i])]))]
+        if not found:
+            return None
+        p, quote = found[int(np.argmax(self._similarity(question, [t for _, t in found])))]
+        if glossary is not None:
+            return f"{stated} “{prompting.annotate(quote, glossary)}” [{p.n}]".lstrip()
+        return f"{stated} «{quote}» [{p.n}]".lstrip()
 
     def _finish(self, question: str, text: str, refused: bool, language: str, citations: list[cite.Citation], started: float, retrieve_ms: float, first: float | None, usage: Usage, passages: list[Passage], hits: list[Hit], draft: str, query: str) -> Answer:
         now = time.perf_counter()

@@ -54,6 +54,48 @@ class Citation:
     supported: bool
 
 
+# A run of markers at the end of a text, the last possibly still being written ("[1", "["), and the stop after it.
+_TRAILING_MARKERS = re.compile(r"(?:\s*\[\d{0,3}\]?)+[\s.،,]*$")
+# An answer that stops where the answer should be, at a copula or a preposition:
+# "The paper that revealed the talks is [2].", "Sullivan talked to [1]."
+_POINTING = re.compile(
+    r"(?:\b(?:is|are|was|were|to|with|from|by|of|in|on|at|for|about)|(?<!\S)(?:هي|هو|هم|هما|هن|مع|إلى|الى|عن|من|في|على)|:)$", re.IGNORECASE
+)
+
+
+def held_back(text: str) -> str:
+    """Text without its trailing markers: what a stream may show before it knows whether words follow them."""
+    return _TRAILING_MARKERS.sub("", text)
+
+
+def pointer(text: str) -> list[int]:
+    """The passages an answer points at instead of saying what they say ("[1] [2]",
+    "الصحيفة التي كشفت المحادثات هي [2]."); empty for an answer that states something."""
+    stated = held_back(text)
+    if stated == text:
+        return []
+    if not strip_markers(stated).strip(" .،,:") or _POINTING.search(stated.rstrip(" .،,")):
+        return markers(text[len(stated) :])
+    return []
+
+
+# Words that answer a question though they are function words: "No [1]", "لم توافق".
+_ANSWERING = frozenset(words("yes no not never نعم لا لم لن ليس ليست"))
+_ARABIC_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ف", "ب", "ل")
+
+
+def _forms(word: str) -> set[str]:
+    """A word and what it is without a leading conjunction, preposition or article (والمحادثات: محادثات)."""
+    return {word} | {word[len(p) :] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 2}
+
+
+def says_nothing(text: str, given: str) -> bool:
+    """True when text, markers aside, holds no word that `given` (the question) lacks: an answer
+    that repeats the question ("ما الصحيفة التي كشفت المحادثات؟ [1]") or points at passages."""
+    known = {f for w in words(given) for f in _forms(w)} | _STOP
+    return all(w not in _ANSWERING and (_forms(w) & known or not w.isalnum()) for w in words(strip_markers(text)))
+
+
 def strip_markers(text: str) -> str:
     """Answer text without [n] markers."""
     return _MARKER.sub("", text).strip()

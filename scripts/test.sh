@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
-.venv/bin/ruff check rag tests app.py
+.venv/bin/ruff check rag tests eval app.py
 .venv/bin/mypy rag
 .venv/bin/python -m pytest "$@"
 bash scripts/audit.sh

@@ -243,6 +243,31 @@ def test_the_streamed_text_is_the_answer_shown_at_the_end(assistant) -> None:
     assert not answer.refused and text == answer.answer  # held back while unchecked, then shown whole
 
 
+def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_completed_with_a_passage_sentence(assistant) -> None:
+    def streamed(a, question):
+        events = list(a.stream(question))
+        return "".join(e.text for e in events if isinstance(e, Token)).strip(), events[-1]
+
+    for respond in (lambda m: "[1] [2]", lambda m: "الشخص الذي تحدث معه سوليفان هو [1]."):
+        text, answer = streamed(assistant(respond), "مع من تحدث سوليفان؟")
+        assert not answer.refused and text == answer.answer  # what streamed before the markers stays the start
+        assert answer.answer.startswith("«" if "[2]" in respond([]) else "الشخص الذي تحدث معه سوليفان هو «")
+        quote = answer.answer.split("«")[1].split("»")[0]
+        assert "أوشاكوف" in quote and answer.answer.endswith("» [1]")
+        assert [c.n for c in answer.citations] == [1] and answer.citations[0].supported and answer.citations[0].quote == quote
+    text, answer = streamed(assistant(lambda m: "Sullivan talked to [1]."), "Who did Sullivan talk to?")
+    assert text == answer.answer and answer.answer.startswith("Sullivan talked to “") and "سوليفان (Sullivan)" in answer.answer  # names spelled in the quote
+    echo = assistant(lambda m: "مع من تحدث سوليفان؟ [1]")
+    events = list(echo.stream("مع من تحدث سوليفان؟"))
+    tokens, answer = [e.text for e in events if isinstance(e, Token)], events[-1]
+    assert len(tokens) == 1 and tokens[0] == answer.answer  # the repeated question never streamed
+    assert answer.answer.startswith("«") and answer.answer.endswith("» [1]") and answer.citations[0].supported
+    stated = assistant(lambda m: "سوليفان تحدث مع أوشاكوف [1].").ask("مع من تحدث سوليفان؟")
+    assert "«" not in stated.answer  # an answer in words is left as it is
+    negative = assistant(lambda m: "No, Sullivan did not talk to [1] about it.").ask("Did Sullivan talk to Ushakov?")
+    assert "“" not in negative.answer  # "no" and "not" answer a yes/no question
+
+
 def test_full_queue_is_busy_and_generation_is_serialized(assistant) -> None:
     release = threading.Event()
     active = []

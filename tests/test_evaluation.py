@@ -91,3 +91,31 @@ def test_failure_reasons() -> None:
     assert "not among" in failure_reason({**base, "evidence_in_prompt": False})
     assert "without the evidence" in failure_reason({**base, "citation_precision": 0})
     assert "English" in failure_reason({**base, "language": "en"})
+
+
+def test_arcd_becomes_a_corpus_and_a_question_set(tmp_path) -> None:
+    import json
+    import sys
+
+    from rag.documents import load_corpus
+    from rag.evaluation import REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT / "eval"))
+    import arcd
+
+    def qa(n: int, text: str) -> dict:
+        return {"id": str(n), "question": f"سؤال {n}؟", "answers": [{"text": text, "answer_start": 0}, {"text": text, "answer_start": 0}]}
+
+    source = tmp_path / "arcd.json"
+    source.write_text(json.dumps({"data": [
+        {"title": "مصر", "paragraphs": [{"context": "مصر دولة عربية. عاصمتها القاهرة.", "qas": [qa(1, "(القاهرة،"), qa(2, "دولة عربية")]}]},
+        {"title": "توحد", "paragraphs": [{"context": "التوحد اضطراب نمائي.", "qas": [qa(3, "اضطراب نمائي."), qa(4, "نمائي")]}]},
+    ]}, ensure_ascii=False), encoding="utf-8")
+    questions = load_questions(arcd.prepare(source, tmp_path / "work", 2))
+    assert [q.id for q in questions] == ["arcd-1", "arcd-3"]  # evenly spread
+    assert questions[0].answers == [["القاهرة"]] and questions[0].doc_ids == ["arcd_000"]  # punctuation around the span dropped, duplicates too
+    docs, skipped = load_corpus(tmp_path / "work" / "corpus")
+    assert not skipped and [d.title for d in docs] == ["مصر - ويكيبيديا", "توحد - ويكيبيديا"]  # a one-word title is not taken for chrome
+    assert "عاصمتها القاهرة" in docs[0].text
+    assert arcd.token_f1("عاصمتها القاهرة [1]", ["القاهرة"]) == pytest.approx(2 / 3)
+    assert arcd.token_f1("القاهرة", ["القاهرة", "مدينة القاهرة"]) == 1.0 and arcd.token_f1("الجيزة", ["القاهرة"]) == 0.0
