@@ -5,8 +5,8 @@
 ARCD (Mozannar et al., WANLP 2019; ../shared/benchmarks/arcd/) holds 702
 crowd-written questions over 234 paragraphs of 78 Arabic Wikipedia articles.
 Each article becomes one corpus file (its title, then its paragraphs), the
-whole set is indexed like the news articles, and an evenly spread sample of
-the questions is asked through the same pipeline as `rag eval`: same
+whole set is indexed like the news articles, and every 7th question (for
+--sample 100) is asked through the same pipeline as `rag eval`: same
 settings, prompt, citations and refusal. Every question is answerable.
 
 Figures: retrieval (gold article in the top k), "contains" (a gold span

@@ -258,7 +258,7 @@ class Assistant:
         valid = {x.n for x in passages}
         cleaned = cite.clean_markers(draft, valid)
         pointing = cite.pointer(cleaned)
-        echo = bool(cite.strip_markers(cleaned)) and cite.says_nothing(prompting.tidy_english(cleaned, glossary) if tidy else cleaned, given)
+        echo = bool(cite.strip_markers(cleaned)) and cite.echoes(prompting.tidy_english(cleaned, glossary) if tidy else cleaned, question, p.context)
         complete = direct and bool(pointing or echo)
         if prompting.NOT_FOUND in draft or not (complete or cite.strip_markers(draft)):
             text = REFUSALS[language]

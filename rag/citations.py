@@ -56,10 +56,12 @@ class Citation:
 
 # A run of markers at the end of a text, the last possibly still being written ("[1", "["), and the stop after it.
 _TRAILING_MARKERS = re.compile(r"(?:\s*\[\d{0,3}\]?)+[\s.،,]*$")
-# An answer that stops where the answer should be, at a copula or a preposition:
-# "The paper that revealed the talks is [2].", "Sullivan talked to [1]."
+# An answer that stops where the answer should be, at a copula, a preposition or the word passage:
+# "The paper that revealed the talks is [2].", "Sullivan talked to [1].", "The newspaper reported it from passage [2]."
 _POINTING = re.compile(
-    r"(?:\b(?:is|are|was|were|to|with|from|by|of|in|on|at|for|about)|(?<!\S)(?:هي|هو|هم|هما|هن|مع|إلى|الى|عن|من|في|على)|:)$", re.IGNORECASE
+    r"(?:\b(?:is|are|was|were|to|with|from|by|of|in|on|at|for|about|passages?)"
+    r"|(?<!\S)(?:هي|هو|هم|هما|هن|مع|إلى|الى|عن|من|في|على|المقطع|الفقرة|النص)|:)$",
+    re.IGNORECASE,
 )
 
 
@@ -94,6 +96,17 @@ def says_nothing(text: str, given: str) -> bool:
     that repeats the question ("ما الصحيفة التي كشفت المحادثات؟ [1]") or points at passages."""
     known = {f for w in words(given) for f in _forms(w)} | _STOP
     return all(w not in _ANSWERING and (_forms(w) & known or not w.isalnum()) for w in words(strip_markers(text)))
+
+
+def echoes(text: str, question: str, context: str = "") -> bool:
+    """True when text says nothing the question (and the conversation's previous question)
+    does not, and repeats at least half of the question's words: the question given back
+    ("من هو أول حاكم لامبراطورية منغوليا؟ [1]"), not one of the options it offered ("Ushakov"
+    to "Ushakov or Lavrov?")."""
+    asked = [w for w in words(question) if w not in _STOP]
+    said = {f for w in words(strip_markers(text)) for f in _forms(w)}
+    repeated = sum(1 for w in asked if _forms(w) & said)
+    return says_nothing(text, f"{context} {question}") and repeated >= len(asked) / 2
 
 
 def strip_markers(text: str) -> str:
