@@ -56,7 +56,7 @@ def prepare(source: Path, work: Path, sample: int) -> Path:
                 questions.append({"id": f"arcd-{qa['id']}", "language": "ar", "category": "arcd", "question": qa["question"].strip(),
                                   "answerable": True, "answers": [spans], "doc_ids": [doc_id], "evidence": spans})
     step = max(1, len(questions) // sample) if sample else 1
-    chosen = questions[::step][:sample]  # every step-th question: 0, 7, 14, … for 100 of 702
+    chosen = questions[::step][: sample or None]  # every step-th question: 0, 7, 14, … for 100 of 702; all for 0
     path = work / "questions.jsonl"
     path.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in chosen), encoding="utf-8")
     return path

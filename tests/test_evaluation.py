@@ -113,6 +113,7 @@ def test_arcd_becomes_a_corpus_and_a_question_set(tmp_path) -> None:
     ]}, ensure_ascii=False), encoding="utf-8")
     questions = load_questions(arcd.prepare(source, tmp_path / "work", 2))
     assert [q.id for q in questions] == ["arcd-1", "arcd-3"]  # evenly spread
+    assert len(load_questions(arcd.prepare(source, tmp_path / "all", 0))) == 4
     assert questions[0].answers == [["القاهرة"]] and questions[0].doc_ids == ["arcd_000"]  # punctuation around the span dropped, duplicates too
     docs, skipped = load_corpus(tmp_path / "work" / "corpus")
     assert not skipped and [d.title for d in docs] == ["مصر - ويكيبيديا", "توحد - ويكيبيديا"]  # a one-word title is not taken for chrome
