@@ -257,8 +257,9 @@ class Assistant:
         draft = draft.strip()
         valid = {x.n for x in passages}
         cleaned = cite.clean_markers(draft, valid)
+        readable = prompting.tidy_english(cleaned, glossary) if tidy else cleaned  # the answer as shown, before any completion
         pointing = cite.pointer(cleaned)
-        echo = bool(cite.strip_markers(cleaned)) and cite.echoes(prompting.tidy_english(cleaned, glossary) if tidy else cleaned, question, p.context)
+        echo = bool(cite.strip_markers(cleaned)) and cite.echoes(readable, question, p.context)
         complete = direct and bool(pointing or echo)
         if prompting.NOT_FOUND in draft or not (complete or cite.strip_markers(draft)):
             text = REFUSALS[language]
@@ -269,7 +270,7 @@ class Assistant:
             return
         draft = cleaned
         if direct:
-            answer = prompting.tidy_english(draft, glossary) if tidy else draft
+            answer = readable
             if complete:
                 cited = pointing or cite.markers(answer)
                 sources = [x for x in passages if x.n in cited] or passages

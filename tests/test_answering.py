@@ -24,6 +24,12 @@ def _cite_first_passage(messages) -> str:
     return first[4:].split(" … ")[0] + " [1]"
 
 
+def streamed(a: Assistant, question: str) -> tuple[str, Answer]:
+    """The text a stream showed, and the answer it ended with."""
+    events = list(a.stream(question))
+    return "".join(e.text for e in events if isinstance(e, Token)).strip(), events[-1]
+
+
 @pytest.fixture
 def assistant(settings, fake_index, fake_embedder):
     def make(respond, **overrides):
@@ -230,10 +236,6 @@ def test_streaming_yields_tokens_then_the_answer(assistant) -> None:
 
 
 def test_the_streamed_text_is_the_answer_shown_at_the_end(assistant) -> None:
-    def streamed(a, question):
-        events = list(a.stream(question))
-        return "".join(e.text for e in events if isinstance(e, Token)).strip(), events[-1]
-
     uncited = lambda m: _cite_first_passage(m).removesuffix(" [1]")  # noqa: E731 (cited by matching afterwards)
     text, answer = streamed(assistant(uncited), "مع من تحدث سوليفان؟")
     assert answer.citations and text == answer.answer and text.endswith("[1]")  # the markers added are streamed too
@@ -245,10 +247,6 @@ def test_the_streamed_text_is_the_answer_shown_at_the_end(assistant) -> None:
 
 
 def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_completed_with_a_passage_sentence(assistant) -> None:
-    def streamed(a, question):
-        events = list(a.stream(question))
-        return "".join(e.text for e in events if isinstance(e, Token)).strip(), events[-1]
-
     for respond in (lambda m: "[1] [2]", lambda m: "الشخص الذي تحدث معه سوليفان هو [1].", lambda m: "تحدث سوليفان مع من ذكرتهم الفقرة [1]"):
         text, answer = streamed(assistant(respond), "مع من تحدث سوليفان؟")
         assert not answer.refused and text == answer.answer  # what streamed before the markers stays the start
