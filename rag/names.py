@@ -400,7 +400,7 @@ def _hint_keys(hints: list[str]) -> list[tuple[str, tuple[str, ...]]]:
     places = {english.lower() for english in _cldr().values()}  # CLDR names these on the Arabic side
     out: list[tuple[str, tuple[str, ...]]] = []
     for text in hints:
-        for m in re.finditer(r"[A-Za-z][A-Za-z'-]+", text):
+        for m in re.finditer(r"[A-Za-z][A-Za-z']+", text):  # "the Austin-Shoigu call" names two
             word = re.sub(r"'s?$", "", m.group())  # Sullivan's
             initial = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!:;\"(“"
             capitalized = word[0].isupper() and not initial
@@ -594,6 +594,7 @@ def glossary(text: str, hints: list[str] | None = None, similarity: Similarity |
     # name words are joined only by spaces: in "غيراسيموف، منعا" the name ends at the comma
     joined = [i > 0 and not text[matches[i - 1].end() : m.start()].strip() for i, m in enumerate(matches)]
     units = _units(tokens, joined, keys, similarity, keep)
+    spelling = _one_spelling(units)
     found_phrases = phrases(units, tokens, joined, similarity, phrase_keep) if similarity else {}
     out: dict[str, str] = {}
     run: list[tuple[str, str]] = []
@@ -621,9 +622,27 @@ def glossary(text: str, hints: list[str] | None = None, similarity: Similarity |
             continue
         if not joined[unit.start]:
             close()
-        run.append((unit.arabic, unit.options[0]))
+        run.append((unit.arabic, spelling.get(unit.arabic, unit.options[0])))
     close()
     return out
+
+
+def _one_spelling(units: list[_Unit | None]) -> dict[str, str]:
+    """One English spelling for each name however the text transcribes it.
+
+    Arabic news writes a foreign g as غ or ج (شويغو, شويجو) and the like; such
+    variants sound alike (the same `arabic_key`) yet can be spelled apart
+    (Shoigu, Shoygu), since the spelling weighs how common each Arabic form is.
+    Every variant takes the spelling of the user's own word when the question
+    wrote one, else of the most common variant."""
+    best: dict[tuple[str, ...], tuple[tuple[bool, float], str]] = {}
+    for unit in units:
+        if unit is not None and unit.kind in ("sounded", "hinted"):
+            rank = (unit.kind == "hinted", _arabic_zipf(_bare(unit.arabic)))
+            key = arabic_key(_bare(unit.arabic))
+            if key not in best or rank > best[key][0]:
+                best[key] = (rank, unit.options[0])
+    return {u.arabic: best[arabic_key(_bare(u.arabic))][1] for u in units if u is not None and u.kind in ("sounded", "hinted")}
 
 
 def _spelled(token: str) -> tuple[str, str] | None:
