@@ -635,14 +635,14 @@ def _one_spelling(units: list[_Unit | None]) -> dict[str, str]:
     (Shoigu, Shoygu), since the spelling weighs how common each Arabic form is.
     Every variant takes the spelling of the user's own word when the question
     wrote one, else of the most common variant."""
+    named = [u for u in units if u is not None and u.kind in ("sounded", "hinted")]
+    keys = {u.arabic: arabic_key(_bare(u.arabic)) for u in named}
     best: dict[tuple[str, ...], tuple[tuple[bool, float], str]] = {}
-    for unit in units:
-        if unit is not None and unit.kind in ("sounded", "hinted"):
-            rank = (unit.kind == "hinted", _arabic_zipf(_bare(unit.arabic)))
-            key = arabic_key(_bare(unit.arabic))
-            if key not in best or rank > best[key][0]:
-                best[key] = (rank, unit.options[0])
-    return {u.arabic: best[arabic_key(_bare(u.arabic))][1] for u in units if u is not None and u.kind in ("sounded", "hinted")}
+    for unit in named:
+        rank, key = (unit.kind == "hinted", _arabic_zipf(_bare(unit.arabic))), keys[unit.arabic]
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, unit.options[0])
+    return {arabic: best[key][1] for arabic, key in keys.items()}
 
 
 def _spelled(token: str) -> tuple[str, str] | None:
