@@ -76,6 +76,8 @@ _PRONOUN_SUFFIXES = ("هما", "هم", "ها", "ه", "كم", "وا")
 _VERB_PREFIXES = ("ي", "ت", "ن", "أ")
 _INFLECTION_SUFFIXES = ("ت", "ون", "ين")  # وا is a pronoun suffix (below); not ان: أدريان is Adrian, not أدري
 _AFFIXED_STEM = 4.6  # a word one affix away from an Arabic word this frequent is vocabulary
+_PLURAL_VERB = 2.0  # a verb's plural (أجروا, شدّدوا) this frequent at least tells its dual (أجريا, شدّدا)
+_VERB_EVIDENCE = 2.5  # a plural or present form (لوّحوا, يلوّح) this frequent tells a feminine past (لوّحت)
 
 
 def _unclitic(word: str, shortest: int = 4) -> str:
@@ -286,7 +288,8 @@ def _inflects(word: str) -> bool:
     A transcribed foreign name takes clitics (وبوتين) but not the article or
     pronoun suffixes: الصراع and يدفعها are common, البوتين and بوتينها are
     not. And a word that is a common stem plus a pronoun suffix (قوله: قول + ه,
-    "his saying") is vocabulary too.
+    "his saying") is vocabulary too, as is a past-tense verb in the dual or the
+    feminine (أجريا, لوّحت: see `_verb_form`).
     """
     stem = word[:-1] if word.endswith("ة") else word
     forms = ("ال" + word, stem + "ه", stem + "ها", stem + "هم", stem + "ات")
@@ -295,12 +298,32 @@ def _inflects(word: str) -> bool:
     for base in _unaffixed(word):
         if _arabic_zipf(base) >= _AFFIXED_STEM:
             return True
+    if _verb_form(word):
+        return True
     for suffix in _PRONOUN_SUFFIXES:
         base = word[: -len(suffix)]
         if word.endswith(suffix) and len(base) >= 2:
             bases = (base, _unclitic(base, shortest=3))
             if any(b and _arabic_zipf(b) >= _INFLECTED for b in bases):
                 return True
+    return False
+
+
+def _verb_form(word: str) -> bool:
+    """True for a past-tense verb a suffix hides: the dual (أجريا, شدّدا, "the two held, stressed")
+    or the feminine (لوّحت, "she waved"; عبرت, سميت).
+
+    A dual's plural (أجروا, شدّدوا) is at least as common as the dual; a name ending
+    in ا is more common than any plural that sounds like it (ناديا, نادوا). A
+    feminine past is rarer than its stem, the masculine past (لوّح), whose plural
+    or present (لوّحوا, يلوّح) is common too; names ending in ت have no such forms
+    (روبرت, جوليت) or a stem too short to tell (كيت, مات)."""
+    stem = word[:-1]
+    if word.endswith("ا") and len(word) >= 4:
+        plurals = [stem + "وا"] + ([stem[:-1] + "وا"] if stem.endswith("ي") else [])  # أجرى: أجريا, أجروا
+        return max(_arabic_zipf(p) for p in plurals) >= max(_arabic_zipf(word), _PLURAL_VERB)
+    if word.endswith("ت") and len(stem) >= 3:
+        return _arabic_zipf(stem) >= _arabic_zipf(word) and max(_arabic_zipf(stem + "وا"), _arabic_zipf("ي" + stem)) >= _VERB_EVIDENCE
     return False
 
 

@@ -65,6 +65,18 @@ def test_affixed_and_indefinite_vocabulary_is_not_a_name(word: str) -> None:
     assert not names.is_name_like(word)
 
 
+@pytest.mark.parametrize("word", ["أجريا", "شدّدا", "قاما", "منعا", "لوحت", "عبرت", "سميت", "عاشت"])
+def test_past_verbs_in_the_dual_or_feminine_are_not_names(word: str) -> None:
+    # read as Agria, Shoda, Kama, Mana, Uht, Port, Smith, Yacht: "the two held, stressed, stood, prevented",
+    # "she waved, crossed, was named, lived"
+    assert not names.is_name_like(word)
+
+
+@pytest.mark.parametrize("word", ["ناديا", "ماريا", "إيرينا", "صوفيا", "روبرت", "جوليت", "مارغريت", "كيت"])
+def test_names_ending_like_those_verbs_stay_names(word: str) -> None:
+    assert names.is_name_like(word)
+
+
 def test_name_runs_end_at_punctuation_and_are_found_in_the_text() -> None:
     text = "ورئيس أركان القوات الروسية فاليري غيراسيموف، منعا من استهدافهم. وبعد لقاء بوتين وماكرون في بموسكو"
     g = names.glossary(text)
