@@ -268,12 +268,12 @@ def _bare(word: str) -> str:
 def _vocabulary(arabic_word: str) -> bool:
     """True for a word that is Arabic vocabulary by its Arabic form alone: short, very
     common, with the article, inflected, with an indefinite ending (ورداً), or a clitic
-    on a very common word (بأعضاء, "with members")."""
+    on a very common or inflected word (بأعضاء, "with members"; وسميت, "and was named")."""
     bare = _bare(arabic_word)
     if _TANWEEN.search(arabic_word) or len(bare) < 3 or bare.startswith("ال") or _clitic_article(bare):
         return True
     stem = _unclitic(bare)
-    return _arabic_zipf(bare) >= _COMMON_ARABIC or bool(stem and _arabic_zipf(stem) >= _COMMON_ARABIC) or _inflects(bare)
+    return _arabic_zipf(bare) >= _COMMON_ARABIC or bool(stem and (_arabic_zipf(stem) >= _COMMON_ARABIC or _inflects(stem))) or _inflects(bare)
 
 
 def _clitic_article(word: str) -> bool:

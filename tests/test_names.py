@@ -125,6 +125,13 @@ def test_a_clitic_on_common_vocabulary_is_not_a_name(word: str) -> None:
     assert word not in names.glossary(f"قال {word} ذلك")
 
 
+@pytest.mark.parametrize("word", ["وسميت", "فعبرت", "فجلس", "ببرج"])
+def test_a_clitic_on_inflected_vocabulary_is_not_a_name(word: str) -> None:
+    # read as Smith, Port, Vigils, Prog: "and was named", "so she crossed", "so he sat", "in a tower"
+    assert not names.is_name_like(word)
+    assert not names.glossary(f"قال {word} ذلك")
+
+
 def test_months_of_every_arabic_locale_come_from_cldr() -> None:
     g = names.glossary("منذ 18 فبراير (شباط)، ثم في نيسان/أبريل وكانون الثاني وجوان")
     assert g["فبراير"] == g["شباط"] == "February"
