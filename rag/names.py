@@ -48,7 +48,7 @@ _AR = {
     "ا": "A", "أ": "A", "إ": "I", "آ": "A", "ٱ": "A", "ى": "A", "ة": "A", "و": "U", "ي": "I", "ؤ": "U", "ئ": "I",
     "ب": "B", "پ": "B", "ت": "T", "ث": "Θ", "ج": "G", "ح": "Ḥ", "خ": "K", "د": "D", "ذ": "D", "ر": "R", "ز": "S",
     "س": "S", "ش": "X", "ص": "S", "ض": "D", "ط": "T", "ظ": "S", "غ": "G", "ف": "F", "ڤ": "F", "ق": "K", "ك": "K",
-    "گ": "G", "ل": "L", "م": "M", "ن": "N", "ه": "H",
+    "گ": "G", "ل": "L", "م": "M", "ن": "N", "ه": "H", "ی": "I", "ک": "K",
 }  # X stands for the sh sound, Θ for th, Ḥ for ح (an English h); ء and ع are silent in transcribed names
 # Two vowel letters that may spell one vowel sound, which Arabic writes with
 # one letter (Sergei سيرغي, Nikolai نيكولاي, Keith كيث), or two (Ismail إسماعيل, Raoul راؤول).
@@ -235,11 +235,14 @@ def spell(arabic_word: str) -> Spelling | None:
     return best
 
 
+_PERSIAN = str.maketrans({"ی": "ي", "ک": "ك"})  # Persian yeh and keheh, common in typed Arabic (یوم is يوم)
+
+
 @functools.lru_cache(maxsize=4096)
 def _arabic_zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
-    return zipf_frequency(word, "ar")
+    return zipf_frequency(word.translate(_PERSIAN), "ar")
 
 
 def is_name_like(arabic_word: str) -> bool:
@@ -303,7 +306,7 @@ def _inflects(word: str) -> bool:
     for suffix in _PRONOUN_SUFFIXES:
         base = word[: -len(suffix)]
         if word.endswith(suffix) and len(base) >= 2:
-            bases = (base, _unclitic(base, shortest=3))
+            bases = (base, _unclitic(base, shortest=3), base[:-1] + "ة" if base.endswith("ت") else "")  # أمته: أمة + ه
             if any(b and _arabic_zipf(b) >= _INFLECTED for b in bases):
                 return True
     return False
@@ -385,9 +388,19 @@ def cldr_name(words: list[str]) -> tuple[int, str] | None:
     for n in range(min(_MAX_CLDR_WORDS, len(words)), 0, -1):
         phrase = normalize(" ".join(words[:n]))
         for form in (phrase, _unclitic(phrase)):
-            if form and form in known:
+            if form and form in known and (len(form) > 2 or _bare(words[0])[-len(form) :] in _short_cldr()):
                 return n, known[form]
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _short_cldr() -> frozenset[str]:
+    """Names of two letters (the month آب) as CLDR writes them: folded, آب would also be أب ("father")."""
+    from babel import Locale
+    from babel.localedata import locale_identifiers
+
+    months = (m for i in locale_identifiers() if i == "ar" or i.startswith("ar_") for m in Locale.parse(i).months["format"]["wide"].values())
+    return frozenset(m for m in months if len(normalize(m)) <= 2)
 
 
 # English letters as Arabic writes them in acronyms: إن بي سي is NBC, سي آي إيه is CIA.
@@ -397,7 +410,7 @@ _LETTERS = {
     "إل": "L", "إم": "M", "إن": "N", "أو": "O", "كيو": "Q", "آر": "R", "إس": "S", "تي": "T", "يو": "U", "في": "V", "دبليو": "W",
     "إكس": "X", "واي": "Y", **dict.fromkeys(("زد", "زي"), "Z"),
 }
-_WORD_LETTERS = frozenset(("إن", "أو", "في", "دي", "بي"))  # also Arabic words: "that", "or", "in", "this", "with me"
+_WORD_LETTERS = frozenset(("إن", "أو", "في", "دي", "بي", "إيه", "ايه"))  # also Arabic words: "that", "or", "in", "this", "with me", "what"
 
 
 def acronym(words: list[str]) -> tuple[int, str] | None:

@@ -132,12 +132,23 @@ def test_a_clitic_on_inflected_vocabulary_is_not_a_name(word: str) -> None:
     assert not names.glossary(f"قال {word} ذلك")
 
 
+@pytest.mark.parametrize("word", ["یوم", "أمته"])
+def test_persian_letters_and_a_suffix_after_taa_marbuta_are_read_as_arabic(word: str) -> None:
+    # read as Oom and Amt: يوم "day" typed with a Persian yeh, أمة "nation" + ه "his"
+    assert not names.is_name_like(word)
+
+
 def test_months_of_every_arabic_locale_come_from_cldr() -> None:
     g = names.glossary("منذ 18 فبراير (شباط)، ثم في نيسان/أبريل وكانون الثاني وجوان")
     assert g["فبراير"] == g["شباط"] == "February"
     assert g["نيسان"] == g["أبريل"] == "April"  # not Nissan
     assert g["وكانون الثاني"] == "January"
     assert g["وجوان"] == "June"  # the Maghreb name
+
+
+def test_a_two_letter_month_is_read_only_as_written() -> None:
+    assert names.glossary("في آب الماضي")["آب"] == "August"  # the Levantine name
+    assert "August" not in names.glossary("قال أب الطفل").values()  # أب "father" folds to the same letters
 
 
 def test_names_the_user_wrote_keep_the_users_spelling() -> None:
@@ -189,6 +200,7 @@ def test_letter_names_that_are_arabic_words_alone_are_no_acronym() -> None:
     # في "in", إن "that", أو "or", بي "with me": letter names too, but here they are words
     assert not any(v.isupper() for v in names.glossary("قال إن في بي ثقة كبيرة أو في ذلك إن دي").values())
     assert names.acronym(["إن", "بي", "سي"]) == (3, "NBC") and names.acronym(["في", "إن"]) is None and names.acronym(["سي"]) is None
+    assert names.acronym(["في", "إيه"]) is None and names.acronym(["سي", "آي", "إيه"]) == (3, "CIA")  # إيه is also "what"
 
 
 def test_sound_alike_names_are_confirmed_in_one_batch_and_lookups_are_not() -> None:
