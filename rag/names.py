@@ -700,6 +700,7 @@ def warm() -> None:
 
     _lexicon()
     _cldr()
+    _short_cldr()
     _countries()
     for lang in ("ar", "en", "de", "fr", "es", "it", "nl", "pl"):
         zipf_frequency("a", lang)
