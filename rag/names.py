@@ -374,7 +374,8 @@ def _cldr() -> dict[str, str]:
     for identifier in locale_identifiers():
         if identifier == "ar" or identifier.startswith("ar_"):
             for number, month in Locale.parse(identifier).months["format"]["wide"].items():
-                out.setdefault(normalize(month), english_months[number])
+                folded = normalize(month)
+                out.setdefault(folded if len(folded) > 2 else month, english_months[number])  # آب as written: folded, it is also أب "father"
     return {k: v for k, v in out.items() if v[:1].isupper()}  # "world" is vocabulary
 
 
@@ -387,20 +388,10 @@ def cldr_name(words: list[str]) -> tuple[int, str] | None:
     known = _cldr()
     for n in range(min(_MAX_CLDR_WORDS, len(words)), 0, -1):
         phrase = normalize(" ".join(words[:n]))
-        for form in (phrase, _unclitic(phrase)):
-            if form and form in known and (len(form) > 2 or _bare(words[0])[-len(form) :] in _short_cldr()):
+        for form in (phrase, _unclitic(phrase), _bare(words[0]) if n == 1 else ""):  # a two-letter name is kept as written
+            if form and form in known:
                 return n, known[form]
     return None
-
-
-@functools.lru_cache(maxsize=1)
-def _short_cldr() -> frozenset[str]:
-    """Names of two letters (the month آب) as CLDR writes them: folded, آب would also be أب ("father")."""
-    from babel import Locale
-    from babel.localedata import locale_identifiers
-
-    months = (m for i in locale_identifiers() if i == "ar" or i.startswith("ar_") for m in Locale.parse(i).months["format"]["wide"].values())
-    return frozenset(m for m in months if len(normalize(m)) <= 2)
 
 
 # English letters as Arabic writes them in acronyms: إن بي سي is NBC, سي آي إيه is CIA.
@@ -700,7 +691,6 @@ def warm() -> None:
 
     _lexicon()
     _cldr()
-    _short_cldr()
     _countries()
     for lang in ("ar", "en", "de", "fr", "es", "it", "nl", "pl"):
         zipf_frequency("a", lang)
