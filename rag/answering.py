@@ -239,6 +239,7 @@ class Assistant:
         draft = ""
         shown = ""
         given = f"{p.context} {question}"  # words an answer must go beyond to say something
+        stated = " ".join([given, *(x.text for x in passages)])  # what a year in the answer must come from
         usage = Usage(0, 0)
         for piece in gen.stream(messages, self.settings.max_answer_tokens):
             if isinstance(piece, Usage):
@@ -247,7 +248,7 @@ class Assistant:
             draft += piece
             if stream_draft and not _maybe_refusal(draft):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
-                visible = cite.held_back(prompting.stable_english(draft, glossary) if tidy else draft)
+                visible = cite.settled_years(cite.held_back(prompting.stable_english(draft, glossary) if tidy else draft), stated)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
                 if len(visible) > len(shown) and visible.startswith(shown) and not cite.says_nothing(_PARTIAL_WORD.sub("", visible), given):
                     if first is None:
@@ -268,9 +269,9 @@ class Assistant:
             yield Token(text)
             yield self._finish(question, text, True, language, [], started, retrieve_ms, first, usage, passages, hits, draft, query)
             return
-        draft = cleaned
+        draft = cite.drop_unstated_years(cleaned, stated)
         if direct:
-            answer = readable
+            answer = cite.drop_unstated_years(readable, stated)
             if complete:
                 cited = pointing or cite.markers(answer)
                 sources = [x for x in passages if x.n in cited] or passages
@@ -286,7 +287,7 @@ class Assistant:
                     first = time.perf_counter()
                 parts.append(piece)
                 yield Token(piece)
-            answer = cite.clean_markers("".join(parts).strip(), valid)
+            answer = cite.drop_unstated_years(cite.clean_markers("".join(parts).strip(), valid), stated)
             if not cite.markers(answer) and cite.markers(draft):
                 answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
         citations = cite.build(answer, passages, check_text=answer if complete else draft, similarity=self._similarity, glossary=glossary, question=question)

@@ -338,3 +338,12 @@ def test_english_answers_drop_the_prompt_annotations() -> None:
     final = tidy_english(draft, glossary)
     assert all(final.startswith(p) for p in prefixes)  # what was streamed never has to be taken back
     assert "أوشاكوف" not in "".join(prefixes)
+
+
+def test_a_year_the_passages_do_not_state_never_reaches_the_user(assistant) -> None:
+    invented = lambda m: "Sullivan last spoke to Ushakov on March 18, 1848 [1]."  # noqa: E731
+    text, answer = streamed(assistant(invented, unsupported_threshold=0.0), "Who did Sullivan talk to?")
+    assert text == answer.answer == "Sullivan last spoke to Ushakov on March 18 [1]."
+    stated = lambda m: "Sullivan spoke to Ushakov in March 2022 [1]."  # noqa: E731
+    text, answer = streamed(assistant(stated, unsupported_threshold=0.0), "Who did Sullivan talk to before the 2022 summit?")
+    assert text == answer.answer == "Sullivan spoke to Ushakov in March 2022 [1]."  # a year the question states stays
