@@ -269,7 +269,7 @@ class Assistant:
             yield Token(text)
             yield self._finish(question, text, True, language, [], started, retrieve_ms, first, usage, passages, hits, draft, query)
             return
-        draft = cite.drop_unstated_years(cleaned, stated)
+        draft = cleaned  # what the model wrote is what is verified: a year it made up still counts against it
         if direct:
             answer = cite.drop_unstated_years(readable, stated)
             if complete:
