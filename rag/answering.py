@@ -42,6 +42,11 @@ from .retrieval import Hit, Passage, Retriever
 from .settings import Settings
 from .text import detect_language, normalize, strip_special_tokens, words
 
+_NAMED_CHUNKS = 3  # chunks added to the hits for what the question names, when its meaning matched too little
+_NAMED_QUOTES = 2  # sentences quoted for it, from different passages
+_NAMED_LEAD = {"en": "What the articles say:", "ar": "ما ورد في المقالات:"}
+# Words of a question that asks only who or what something is ("Who is Kupchan?", "ما هي كوميرسانت؟")
+_IDENTITY = frozenset(words("who what is are was were the a an tell me about know do does say says articles من ما هو هي هم ماذا عن"))
 _NAME_CACHE = 20_000  # name and phrase embeddings kept before the cache starts over
 _PARTIAL_WORD = re.compile(r"\S+$")  # the last word of a streaming text may still grow
 REFUSALS = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
@@ -102,11 +107,12 @@ class Prepared:
     glossary: dict[str, str]  # Arabic names in the passages → English spellings (English questions)
     direct: bool  # answered in the question's language in one pass (else: Arabic, then translated)
     unmentioned: list[str] = field(default_factory=list)  # countries the question names that no retrieved passage mentions
+    named: frozenset[str] = frozenset()  # words of the articles naming what a "who/what is X?" question asks about, when its meaning matched too little
 
     @property
     def best(self) -> float:
         """Similarity of the best evidence sentence to the question (0 without evidence)."""
-        return self.passages[0].score if self.passages else 0.0
+        return max((p.score for p in self.passages), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,12 @@ class Assistant:
         started = time.perf_counter()
         p = self.prepare(question, history)
         retrieve_ms = (time.perf_counter() - started) * 1000
+        if p.named and not p.unmentioned:
+            text, citations = self._naming(p)
+            yield Token(text)
+            total = (time.perf_counter() - started) * 1000
+            yield Answer(p.question, text, False, p.language, citations, Timings(retrieve_ms, 0, total, 0, total), p.fitted, p.hits, "", p.query)
+            return
         if p.best < self.settings.refusal_threshold or p.unmentioned:
             text = REFUSALS[p.language]
             yield Token(text)
@@ -182,6 +194,13 @@ class Assistant:
         vector = self.embedder.embed_query(query)
         hits = self.retriever.search(query, self.settings.top_k, vector)
         passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin)
+        named: set[str] = set()
+        if max((x.score for x in passages), default=0.0) < self.settings.refusal_threshold and (named := self.retriever.named(question)) and _asks_what_it_is(question, named):
+            # "Who is Kupchan?": too little to go on by meaning, but it asks about something the articles name
+            hits = self.retriever.naming(named, hits, vector, _NAMED_CHUNKS)
+            passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin, named)
+        else:
+            named = set()
         direct = language == "ar" or self.settings.english_mode == "direct"
         glossary = {}
         if language == "en" and passages:
@@ -193,7 +212,7 @@ class Assistant:
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
         fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, focus)
         unmentioned = _unmentioned(question, hits) if self.settings.country_check else []
-        return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct, unmentioned)
+        return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct, unmentioned, frozenset(named))
 
     def _name_similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
         """How close the embedding model puts each (Arabic, English) pair: a name and its
@@ -306,6 +325,29 @@ class Assistant:
             yield Token(answer[len(streamed) :])  # what was held back: the end of an English answer, markers added, a checked answer
         yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, draft, query)
 
+    def _naming(self, p: Prepared) -> tuple[str, list[cite.Citation]]:
+        """What the articles say of what a "who/what is X?" question names: the sentences naming it, quoted and cited.
+
+        Asked who someone is whom the articles mention only in passing, the model
+        guesses (Kupchan "a British diplomat"; غيراسيموف's رئيس أركان read as
+        "president"); the sentences themselves are the answer the articles give.
+        """
+        quotes: list[str] = []
+        citations: list[cite.Citation] = []
+        for x in p.fitted:
+            for i in x.sentences:
+                start, end = x.chunk.sentences[i]
+                sentence = x.chunk.text[start:end]
+                if p.named & names.words_of(sentence):
+                    shown = prompting.sanitize(sentence)
+                    quotes.append(f"“{prompting.annotate(shown, p.glossary)}” [{x.n}]" if p.language == "en" else f"«{shown}» [{x.n}]")
+                    c = x.chunk
+                    citations.append(cite.Citation(x.n, c.doc_id, c.chunk_id, c.title, c.date, c.text, sentence, start, end, True))
+                    break
+            if len(quotes) == _NAMED_QUOTES:
+                break
+        return f"{_NAMED_LEAD[p.language]} {' '.join(quotes)}", citations
+
     def _quoted(self, stated: str, question: str, sources: list[Passage], glossary: dict[str, str] | None) -> str | None:
         """`stated` completed with the sentence of the sources closest to the question, quoted and cited.
 
@@ -373,6 +415,20 @@ def _unmentioned(question: str, hits: list[Hit]) -> list[str]:
     named = names.countries_named(question)
     text = normalize(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)) if named else ""
     return [english for english, stem in named.items() if stem not in text and english.casefold() not in text]
+
+
+def _asks_what_it_is(question: str, named: set[str]) -> bool:
+    """True when every word of the question is a name or asks who or what ("Who is Thomas Graham?"):
+    a capitalized word inside it, or an Arabic word of `named` (with or without a clitic)."""
+    for m in re.finditer(r"\w+", question):
+        word = m.group()
+        inside = bool(question[: m.start()].strip())
+        if normalize(word) in _IDENTITY or (word[:1].isupper() and word.isascii() and inside):
+            continue
+        bare = names.words_of(word)
+        if not bare or not (bare & named or {w[1:] for w in bare} & named):
+            return False
+    return True
 
 
 def _previous_question(history: list[dict[str, str]], turns: int) -> str:

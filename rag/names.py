@@ -761,3 +761,48 @@ def countries_named(text: str) -> dict[str, str]:
                     if bare.endswith(ending) and stem in by_stem and clitic.endswith(("ال", "لل")):
                         found[by_stem[stem]] = stem
     return found
+
+
+_RARE_ARABIC = 3.0  # an Arabic question word rarer than this, and not vocabulary, names something (كوميرسانت)
+_ARABIC_TOKEN = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+")
+
+
+class Mentions:
+    """Finds the words of a collection of texts that name what a question names.
+
+    A question about a rare name ("Who is Kupchan?", "ما هي كوميرسانت؟") is
+    short and says little else, so the embedding model scores every sentence
+    low, the sentence that names it too. The name itself is the evidence: an
+    English question's names are matched by sound (Kupchan: كوبشان, as
+    `glossary` takes the user's spelling), an Arabic question's rare words as
+    written (a leading clitic aside). Places are left out: CLDR reads them,
+    and articles name Moscow or Ankara too often for that to tell anything.
+    Words are compared bare (no diacritics or punctuation).
+    """
+
+    def __init__(self, texts: list[str]) -> None:
+        self._by_skeleton: dict[tuple[str, ...], set[str]] = {}
+        self._by_form: dict[str, set[str]] = {}
+        for word in {_bare(w) for text in texts for w in _ARABIC_TOKEN.findall(text)}:
+            for form in (word, _unclitic(word)):
+                if form:
+                    self._by_form.setdefault(form, set()).add(word)
+                    self._by_skeleton.setdefault(_skeleton(arabic_key(form)), set()).add(word)
+
+    def __call__(self, question: str) -> set[str]:
+        """The words of the texts (bare) that name what the question names."""
+        found: set[str] = set()
+        for english, key in _hint_keys([question]):
+            found.update(w for w in self._by_skeleton.get(_skeleton(key), ()) if _hinted(w, [(english, key)]))
+        for token in _ARABIC_TOKEN.findall(question):
+            word = _bare(token)
+            if _vocabulary(word) or _arabic_zipf(word) >= _RARE_ARABIC or cldr_name([word]):
+                continue
+            for form in (word, _unclitic(word)):
+                found.update(self._by_form.get(form, ()) if form else ())
+        return found
+
+
+def words_of(text: str) -> set[str]:
+    """The Arabic words of a text, bare, as `Mentions` gives them."""
+    return {_bare(w) for w in _ARABIC_TOKEN.findall(text)}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import names
 from .chunking import Chunk
 from .embedding import Embedder
 from .index import Index
@@ -85,6 +86,8 @@ class Retriever:
         self.embedder = embedder
         self.mode = mode
         self._bm25 = BM25([c.text for c in index.chunks]) if mode != "dense" else None
+        self._mentions: names.Mentions | None = None
+        self._chunk_words: list[set[str]] = []
 
     def search(self, query: str, k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
         """The k best chunks for query, best first."""
@@ -108,24 +111,51 @@ class Retriever:
             ranked = sorted(fused.items(), key=lambda item: -item[1])[:k]
         return [Hit(rank, row, self.index.chunks[row], score) for rank, (row, score) in enumerate(ranked, 1)]
 
-    def evidence(self, query_vector: np.ndarray, hits: list[Hit], sentences: int, margin: float | None = None) -> list[Passage]:
+    def named(self, question: str) -> set[str]:
+        """The words of the articles that name what the question names (see names.Mentions)."""
+        if self._mentions is None:
+            self._chunk_words = [names.words_of(c.text) for c in self.index.chunks]
+            self._mentions = names.Mentions([c.text for c in self.index.chunks])
+        return self._mentions(question)
+
+    def naming(self, named: set[str], hits: list[Hit], query_vector: np.ndarray, extra: int) -> list[Hit]:
+        """The hits, then up to `extra` more chunks that state one of the `named` words,
+        those whose best sentence is closest to the query first (scored by that sentence)."""
+        self.named("")  # the word sets of the chunks
+        have = {h.row for h in hits}
+        best: dict[int, float] = {}
+        for row, found in enumerate(self._chunk_words):
+            rows = self.index.sentence_rows(row)
+            if row not in have and named & found and rows.stop > rows.start:
+                best[row] = float((self.index.sentence_vectors[rows.start : rows.stop] @ query_vector).max())
+        added = sorted(best, key=lambda row: -best[row])[:extra]
+        return hits + [Hit(len(hits) + i, row, self.index.chunks[row], best[row]) for i, row in enumerate(added, 1)]
+
+    def evidence(self, query_vector: np.ndarray, hits: list[Hit], sentences: int, margin: float | None = None, named: set[str] | None = None) -> list[Passage]:
         """The best `sentences` sentences of the hits, grouped into numbered passages.
 
         Passages are ordered by their best sentence; a sentence repeated in two
         overlapping chunks counts once. A sentence scoring more than `margin`
         below the best one is left out: it is seldom the answer, and every
         sentence in the prompt costs time and can mislead the model.
+
+        With `named` words, a sentence stating one of them ranks before any
+        that does not (the question is about what they name); a passage's
+        score stays its best sentence's similarity.
         """
-        scored: list[tuple[float, int, int]] = []  # (score, hit position, sentence index)
+        scored: list[tuple[float, float, int, int]] = []  # (rank, similarity, hit position, sentence index)
         for position, hit in enumerate(hits):
             rows = self.index.sentence_rows(hit.row)
             sims = self.index.sentence_vectors[rows.start : rows.stop] @ query_vector
-            scored.extend((float(s), position, i) for i, s in enumerate(sims))
+            for i, s in enumerate(sims):
+                start, end = hit.chunk.sentences[i]
+                bonus = 1.0 if named and named & names.words_of(hit.chunk.text[start:end]) else 0.0
+                scored.append((float(s) + bonus, float(s), position, i))
         scored.sort(key=lambda item: -item[0])
-        chosen: dict[int, list[tuple[float, int]]] = {}
+        chosen: dict[int, list[tuple[float, float, int]]] = {}
         seen: set[str] = set()
-        for score, position, i in scored:
-            if margin is not None and score < scored[0][0] - margin:
+        for rank, score, position, i in scored:
+            if margin is not None and rank < scored[0][0] - margin:
                 break
             chunk = hits[position].chunk
             start, end = chunk.sentences[i]
@@ -133,11 +163,11 @@ class Retriever:
             if key in seen:
                 continue
             seen.add(key)
-            chosen.setdefault(position, []).append((score, i))
+            chosen.setdefault(position, []).append((rank, score, i))
             if len(seen) == sentences:
                 break
-        ordered = sorted(chosen.items(), key=lambda item: -max(s for s, _ in item[1]))
+        ordered = sorted(chosen.items(), key=lambda item: -max(r for r, _, _ in item[1]))
         return [
-            Passage(n, hits[position].chunk, tuple(sorted(i for _, i in picks)), max(s for s, _ in picks))
+            Passage(n, hits[position].chunk, tuple(sorted(i for _, _, i in picks)), max(s for _, s, _ in picks))
             for n, (position, picks) in enumerate(ordered, 1)
         ]

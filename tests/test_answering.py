@@ -347,3 +347,16 @@ def test_a_year_the_passages_do_not_state_never_reaches_the_user(assistant) -> N
     stated = lambda m: "Sullivan spoke to Ushakov in March 2022 [1]."  # noqa: E731
     text, answer = streamed(assistant(stated, unsupported_threshold=0.0), "Who did Sullivan talk to before the 2022 summit?")
     assert text == answer.answer == "Sullivan spoke to Ushakov in March 2022 [1]."  # a year the question states stays
+
+
+def test_who_is_someone_the_articles_name_in_passing_is_answered_with_the_sentences_naming_them(assistant) -> None:
+    a = assistant(_cite_first_passage, refusal_threshold=0.9)  # every passage below it: the fake embedder shares no word
+    text, answer = streamed(a, "Who is Kupchan?")
+    assert a.generator.calls == []  # not left to the model to guess
+    assert not answer.refused and text == answer.answer and answer.answer.startswith("What the articles say: “")
+    (c,) = answer.citations
+    assert c.supported and "كوبشان" in c.quote and c.text[c.start : c.end] == c.quote and answer.answer.endswith(f"” [{c.n}]")
+    assert a.ask("What is the population of Kupchan?").refused  # asks more than who: still the refusal
+    assert a.ask("Who is Chomsky?").refused  # a name the articles do not have
+    answer = a.ask("ما هي كوميرسانت؟")
+    assert a.generator.calls == [] and answer.answer.startswith("ما ورد في المقالات: «") and "كوميرسانت" in answer.citations[0].quote

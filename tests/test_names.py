@@ -283,3 +283,14 @@ def test_names_that_are_everyday_english_words_are_read_as_a_phrase() -> None:
 )
 def test_countries_a_question_names(text: str, expected: set[str]) -> None:
     assert set(names.countries_named(text)) == expected
+
+
+def test_mentions_finds_the_words_of_the_texts_that_a_question_names() -> None:
+    m = names.Mentions(["بالإضافة لخبير أوروبا تشارلز كوبشان، وخبير روسيا توماس غراهام.", "وذكرت صحيفة كوميرسانت الروسية أن المحادثات تأجلت."])
+    assert m("Who is Kupchan?") == {"كوبشان"}  # by sound
+    assert m("Who is Thomas Graham?") == {"توماس", "غراهام"}
+    assert m("ما هي كوميرسانت؟") == {"كوميرسانت"}  # as written
+    assert m("ماذا قالت لكوميرسانت؟") == {"كوميرسانت"}  # a clitic aside
+    assert m("What did the Russian newspaper say?") == set()
+    assert m("ما الذي ذكرته الصحيفة الروسية عن المحادثات؟") == set()  # vocabulary names nothing
+    assert m("Who is Lavrov?") == set()  # not in the texts
