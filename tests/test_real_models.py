@@ -96,6 +96,14 @@ def test_unrelated_question_is_refused(real_assistant) -> None:
     assert answer.refused and answer.answer == "The articles do not say."
 
 
+@pytest.mark.parametrize(("question", "name"), [("Who is Kupchan?", "كوبشان"), ("ما هي كوميرسانت؟", "كوميرسانت")])
+def test_who_or_what_is_a_name_mentioned_in_passing_gets_the_sentence_naming_it(real_assistant, question: str, name: str) -> None:
+    answer = real_assistant.ask(question)  # every sentence reads far from so short a question: it was refused
+    assert not answer.refused and answer.timings.completion_tokens == 0  # quoted, not generated
+    assert answer.citations and all(c.supported and name in c.quote for c in answer.citations)
+    assert real_assistant.ask("What is the population of Ankara?").refused  # Ankara is in the articles, its population is not
+
+
 def test_ask_json_contract(real_index, real_settings) -> None:
     out = _rag("--index", str(real_settings.index_dir), "ask", "--json", "أين جرت محادثات مديري الاستخبارات الأميركية والروسية؟")
     assert out.returncode == 0, out.stderr
