@@ -190,10 +190,16 @@ class Assistant:
         question = self.check_question(question)
         language = detect_language(question)
         context = _previous_question(history or [], self.settings.max_history_turns)
-        query = f"{context} {question}" if context else question
-        vector = self.embedder.embed_query(query)
-        hits = self.retriever.search(query, self.settings.top_k, vector)
-        passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin)
+        alone = self.embedder.embed_query(question)
+        query, vector, hits, passages = self._retrieve(question, alone)
+        if context:
+            # A follow-up ("And what did he ask him?") finds its evidence through the previous question;
+            # a new question in the same chat finds better evidence on its own, and the old one would only blur it.
+            joined = self._retrieve(f"{context} {question}")
+            if max((x.score for x in joined[3]), default=0.0) >= max((x.score for x in passages), default=0.0):
+                query, vector, hits, passages = joined
+            else:
+                context = ""
         named: set[str] = set()
         if max((x.score for x in passages), default=0.0) < self.settings.refusal_threshold and (named := self.retriever.named(question)) and _asks_what_it_is(question, named):
             # "Who is Kupchan?": too little to go on by meaning, but it asks about something the articles name
@@ -208,11 +214,17 @@ class Assistant:
             glossary = names.glossary(" ".join(p.text for p in passages), [question, context], self._name_similarity if checked else None, self.settings.name_similarity, self.settings.phrase_similarity)
         focus = None
         if language == "en":  # in a conversation, the sentence for the question just asked
-            focus = self._focus(self.embedder.embed_query(question) if context else vector, passages)
+            focus = self._focus(alone, passages)
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
         fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, focus)
         unmentioned = _unmentioned(question, hits) if self.settings.country_check else []
         return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct, unmentioned, frozenset(named))
+
+    def _retrieve(self, query: str, vector: np.ndarray | None = None) -> tuple[str, np.ndarray, list[Hit], list[Passage]]:
+        """(query, its vector, the hits, the evidence) for a retrieval query."""
+        vector = self.embedder.embed_query(query) if vector is None else vector
+        hits = self.retriever.search(query, self.settings.top_k, vector)
+        return query, vector, hits, self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin)
 
     def _name_similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
         """How close the embedding model puts each (Arabic, English) pair: a name and its

@@ -180,9 +180,9 @@ def test_in_a_conversation_the_focus_sentence_answers_the_new_question(assistant
     seen = []
     focus = a._focus
     a._focus = lambda vector, passages: seen.append(vector) or focus(vector, passages)
-    history = [{"role": "user", "content": "Who did Sullivan talk to?"}, {"role": "assistant", "content": "Ushakov [1]."}]
+    history = [{"role": "user", "content": "مع من تحدث سوليفان؟"}, {"role": "assistant", "content": "Ushakov [1]."}]
     p = a.prepare("Which newspaper reported it?", history)
-    assert p.query == "Who did Sullivan talk to? Which newspaper reported it?"  # retrieval reads the exchange
+    assert p.query == "مع من تحدث سوليفان؟ Which newspaper reported it?"  # retrieval reads the exchange
     assert seen[-1] == pytest.approx(fake_embedder.embed_query("Which newspaper reported it?"))  # the focus, the question asked
     assert seen[-1] != pytest.approx(fake_embedder.embed_query(p.query))
 
@@ -360,3 +360,16 @@ def test_who_is_someone_the_articles_name_in_passing_is_answered_with_the_senten
     assert a.ask("Who is Chomsky?").refused  # a name the articles do not have
     answer = a.ask("ما هي كوميرسانت؟")
     assert a.generator.calls == [] and answer.answer.startswith("ما ورد في المقالات: «") and "كوميرسانت" in answer.citations[0].quote
+
+
+def test_a_new_question_in_a_conversation_is_retrieved_on_its_own(assistant) -> None:
+    a = assistant(_cite_first_passage)
+    history = [{"role": "user", "content": "مع من تحدث سوليفان؟"}, {"role": "assistant", "content": "مع أوشاكوف [1]."}]
+    question = "أين جرت محادثات مديري الاستخبارات الأميركية والروسية في أنقرة؟"
+    p = a.prepare(question, history)
+    assert p.query == question and p.context == ""  # its own words find better evidence than the exchange's
+    assert p.best == a.prepare(question).best
+    a.ask(question, history)
+    assert "Earlier question" not in _last_user(a.generator.calls[-1])
+    follow_up = a.prepare("وماذا طلب منه؟", history)  # nothing of its own to go on: read with the question before it
+    assert follow_up.context == "مع من تحدث سوليفان؟" and follow_up.query.startswith("مع من تحدث سوليفان؟")
