@@ -104,6 +104,12 @@ def test_who_or_what_is_a_name_mentioned_in_passing_gets_the_sentence_naming_it(
     assert real_assistant.ask("What is the population of Ankara?").refused  # Ankara is in the articles, its population is not
 
 
+def test_a_new_question_after_an_unrelated_one_is_answered_on_its_own(real_assistant) -> None:
+    history = [{"role": "user", "content": "Who is Kupchan?"}, {"role": "assistant", "content": "What the articles say: …"}]
+    answer = real_assistant.ask("When did Shoigu and Austin last speak before May?", history)
+    assert not answer.refused and "February 18" in answer.answer and "1848" not in answer.answer  # joined to "Who is Kupchan?", it was refused
+
+
 def test_ask_json_contract(real_index, real_settings) -> None:
     out = _rag("--index", str(real_settings.index_dir), "ask", "--json", "أين جرت محادثات مديري الاستخبارات الأميركية والروسية؟")
     assert out.returncode == 0, out.stderr
