@@ -775,9 +775,10 @@ class Mentions:
     low, the sentence that names it too. The name itself is the evidence: an
     English question's names are matched by sound (Kupchan: كوبشان, as
     `glossary` takes the user's spelling), an Arabic question's rare words as
-    written (a leading clitic aside). Places are left out: CLDR reads them,
-    and articles name Moscow or Ankara too often for that to tell anything.
-    Words are compared bare (no diacritics or punctuation).
+    written (a leading clitic aside). Places CLDR names are left out (Moscow,
+    موسكو): articles name them too often for a mention to tell anything; a
+    place it lacks (Ankara) counts like a name. Words are compared bare (no
+    diacritics or punctuation).
     """
 
     def __init__(self, texts: list[str]) -> None:

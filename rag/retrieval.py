@@ -114,14 +114,14 @@ class Retriever:
     def named(self, question: str) -> set[str]:
         """The words of the articles that name what the question names (see names.Mentions)."""
         if self._mentions is None:
-            self._chunk_words = [names.words_of(c.text) for c in self.index.chunks]
             self._mentions = names.Mentions([c.text for c in self.index.chunks])
         return self._mentions(question)
 
     def naming(self, named: set[str], hits: list[Hit], query_vector: np.ndarray, extra: int) -> list[Hit]:
         """The hits, then up to `extra` more chunks that state one of the `named` words,
         those whose best sentence is closest to the query first (scored by that sentence)."""
-        self.named("")  # the word sets of the chunks
+        if not self._chunk_words:
+            self._chunk_words = [names.words_of(c.text) for c in self.index.chunks]
         have = {h.row for h in hits}
         best: dict[int, float] = {}
         for row, found in enumerate(self._chunk_words):
