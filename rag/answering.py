@@ -112,7 +112,7 @@ class Prepared:
     @property
     def best(self) -> float:
         """Similarity of the best evidence sentence to the question (0 without evidence)."""
-        return max((p.score for p in self.passages), default=0.0)
+        return _best(self.passages)
 
 
 @dataclass(frozen=True)
@@ -196,12 +196,12 @@ class Assistant:
             # A follow-up ("And what did he ask him?") finds its evidence through the previous question;
             # a new question in the same chat finds better evidence on its own, and the old one would only blur it.
             joined = self._retrieve(f"{context} {question}")
-            if max((x.score for x in joined[3]), default=0.0) >= max((x.score for x in passages), default=0.0):
+            if _best(joined[3]) >= _best(passages):
                 query, vector, hits, passages = joined
             else:
                 context = ""
         named: set[str] = set()
-        if max((x.score for x in passages), default=0.0) < self.settings.refusal_threshold and (named := self.retriever.named(question)) and _asks_what_it_is(question, named):
+        if _best(passages) < self.settings.refusal_threshold and (named := self.retriever.named(question)) and _asks_what_it_is(question, named):
             # "Who is Kupchan?": too little to go on by meaning, but it asks about something the articles name
             hits = self.retriever.naming(named, hits, vector, _NAMED_CHUNKS)
             passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin, named)
@@ -352,7 +352,7 @@ class Assistant:
                 sentence = x.chunk.text[start:end]
                 if p.named & names.words_of(sentence):
                     shown = prompting.sanitize(sentence)
-                    quotes.append(f"“{prompting.annotate(shown, p.glossary)}” [{x.n}]" if p.language == "en" else f"«{shown}» [{x.n}]")
+                    quotes.append(_quote(shown, x.n, p.glossary if p.language == "en" else None))
                     c = x.chunk
                     citations.append(cite.Citation(x.n, c.doc_id, c.chunk_id, c.title, c.date, c.text, sentence, start, end, True))
                     break
@@ -372,9 +372,7 @@ class Assistant:
         if not found:
             return None
         p, quote = found[int(np.argmax(self._similarity(question, [t for _, t in found])))]
-        if glossary is not None:
-            return f"{stated} “{prompting.annotate(quote, glossary)}” [{p.n}]".lstrip()
-        return f"{stated} «{quote}» [{p.n}]".lstrip()
+        return f"{stated} {_quote(quote, p.n, glossary)}".lstrip()
 
     def _finish(self, question: str, text: str, refused: bool, language: str, citations: list[cite.Citation], started: float, retrieve_ms: float, first: float | None, usage: Usage, passages: list[Passage], hits: list[Hit], draft: str, query: str) -> Answer:
         now = time.perf_counter()
@@ -427,6 +425,16 @@ def _unmentioned(question: str, hits: list[Hit]) -> list[str]:
     named = names.countries_named(question)
     text = normalize(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)) if named else ""
     return [english for english, stem in named.items() if stem not in text and english.casefold() not in text]
+
+
+def _best(passages: list[Passage]) -> float:
+    """Similarity of the best evidence sentence to the question (0 without evidence)."""
+    return max((p.score for p in passages), default=0.0)
+
+
+def _quote(sentence: str, n: int, glossary: dict[str, str] | None) -> str:
+    """A passage sentence quoted and cited: “…” with its names spelled in English (glossary given), else «…»."""
+    return f"“{prompting.annotate(sentence, glossary)}” [{n}]" if glossary is not None else f"«{sentence}» [{n}]"
 
 
 def _asks_what_it_is(question: str, named: set[str]) -> bool:

@@ -39,7 +39,7 @@ import functools
 import itertools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from .text import normalize
@@ -235,6 +235,7 @@ def spell(arabic_word: str) -> Spelling | None:
     return best
 
 
+_ARABIC_TOKEN = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+")  # an Arabic word, diacritics included
 _PERSIAN = str.maketrans({"ی": "ي", "ک": "ك"})  # Persian yeh and keheh, common in typed Arabic (یوم is يوم)
 
 
@@ -616,7 +617,7 @@ def glossary(text: str, hints: list[str] | None = None, similarity: Similarity |
     English phrases are found too (`phrases`).
     """
     keys = _hint_keys(hints or [])
-    matches = list(re.finditer(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+", text))
+    matches = list(_ARABIC_TOKEN.finditer(text))
     tokens = [m.group() for m in matches]
     # name words are joined only by spaces: in "غيراسيموف، منعا" the name ends at the comma
     joined = [i > 0 and not text[matches[i - 1].end() : m.start()].strip() for i, m in enumerate(matches)]
@@ -764,7 +765,6 @@ def countries_named(text: str) -> dict[str, str]:
 
 
 _RARE_ARABIC = 3.0  # an Arabic question word rarer than this, and not vocabulary, names something (كوميرسانت)
-_ARABIC_TOKEN = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+")
 
 
 class Mentions:
@@ -781,10 +781,11 @@ class Mentions:
     diacritics or punctuation).
     """
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, words: Iterable[str]) -> None:
+        """`words`: the Arabic words of the texts, bare (see `words_of`)."""
         self._by_skeleton: dict[tuple[str, ...], set[str]] = {}
         self._by_form: dict[str, set[str]] = {}
-        for word in {_bare(w) for text in texts for w in _ARABIC_TOKEN.findall(text)}:
+        for word in set(words):
             for form in (word, _unclitic(word)):
                 if form:
                     self._by_form.setdefault(form, set()).add(word)

@@ -114,17 +114,21 @@ class Retriever:
     def named(self, question: str) -> set[str]:
         """The words of the articles that name what the question names (see names.Mentions)."""
         if self._mentions is None:
-            self._mentions = names.Mentions([c.text for c in self.index.chunks])
+            self._mentions = names.Mentions(set().union(*self._words()))
         return self._mentions(question)
+
+    def _words(self) -> list[set[str]]:
+        """The Arabic words of each chunk, bare (read once)."""
+        if not self._chunk_words:
+            self._chunk_words = [names.words_of(c.text) for c in self.index.chunks]
+        return self._chunk_words
 
     def naming(self, named: set[str], hits: list[Hit], query_vector: np.ndarray, extra: int) -> list[Hit]:
         """The hits, then up to `extra` more chunks that state one of the `named` words,
         those whose best sentence is closest to the query first (scored by that sentence)."""
-        if not self._chunk_words:
-            self._chunk_words = [names.words_of(c.text) for c in self.index.chunks]
         have = {h.row for h in hits}
         best: dict[int, float] = {}
-        for row, found in enumerate(self._chunk_words):
+        for row, found in enumerate(self._words()):
             rows = self.index.sentence_rows(row)
             if row not in have and named & found and rows.stop > rows.start:
                 best[row] = float((self.index.sentence_vectors[rows.start : rows.stop] @ query_vector).max())
