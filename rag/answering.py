@@ -10,7 +10,8 @@
 3. The model answers from the numbered passages, with [n] markers, in the
    question's language. For an English question the names in the passages
    carry their English spelling (names.py), and the sentence closest to the
-   question is repeated before it. (english_mode="translate" instead answers
+   question is repeated before it; one asking yes or no is answered with what
+   the passages state, opening with "According to the articles,". (english_mode="translate" instead answers
    in Arabic and then puts that answer into English with the names glossary.)
 4. Markers become citations, each verified against its passage. An answer
    that only points at passages ("[1] [2]", "… هي [2].") or repeats the
@@ -267,7 +268,8 @@ class Assistant:
         weak = p.best < self.settings.unsupported_threshold
         stream_draft = direct and not weak
         tidy = direct and language == "en"  # English drafts carry the glossary's annotations: shown without them
-        draft = ""
+        opening = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""  # the answer's start, given in the prompt
+        draft = opening
         shown = ""
         given = f"{p.context} {question}"  # words an answer must go beyond to say something
         stated = " ".join([given, *(x.text for x in passages)])  # what a year in the answer must come from
@@ -276,8 +278,8 @@ class Assistant:
             if isinstance(piece, Usage):
                 usage = piece
                 continue
-            draft += piece
-            if stream_draft and not _maybe_refusal(draft):
+            draft += " " + piece if draft == opening and opening and not piece[:1].isspace() else piece
+            if stream_draft and not _maybe_refusal(draft[len(opening) :]):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
                 visible = cite.settled_years(cite.held_back(prompting.stable_english(draft, glossary) if tidy else draft), stated)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
@@ -293,7 +295,7 @@ class Assistant:
         pointing = cite.pointer(cleaned)
         echo = bool(cite.strip_markers(cleaned)) and cite.echoes(readable, question, p.context)
         complete = direct and bool(pointing or echo)
-        if prompting.NOT_FOUND in draft or not (complete or cite.strip_markers(draft)):
+        if prompting.refuses(draft) or not (complete or cite.strip_markers(draft[len(opening) :])):
             text = REFUSALS[language]
             if first is None:
                 first = time.perf_counter()
@@ -410,7 +412,7 @@ class Assistant:
 def _maybe_refusal(text: str) -> bool:
     """True while streamed text could still be the start of the refusal marker."""
     stripped = text.strip()
-    return not stripped or prompting.NOT_FOUND.startswith(stripped[: len(prompting.NOT_FOUND)]) or prompting.NOT_FOUND in stripped
+    return not stripped or any(m.startswith(stripped[: len(m)]) for m in prompting.REFUSAL_MARKERS) or prompting.refuses(stripped)
 
 
 def _unmentioned(question: str, hits: list[Hit]) -> list[str]:

@@ -72,7 +72,10 @@ class Generator(Protocol):
         ...
 
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
-        """Answer text pieces as they come, then one Usage. Caller holds `lock`."""
+        """Answer text pieces as they come, then one Usage. Caller holds `lock`.
+
+        A closing assistant message is the start of the answer: the model
+        continues it, and the pieces are what follows it."""
         ...
 
 
@@ -99,8 +102,12 @@ class LlamaCppGenerator:
         self._heads: OrderedDict[tuple[int, ...], bytes] = OrderedDict()  # system message tokens → saved state
 
     def render(self, messages: list[Message]) -> str:
-        """The prompt text the chat template makes of messages."""
-        return str(self._formatter(messages=cast(Any, messages)).prompt)
+        """The prompt text the chat template makes of messages; a closing assistant
+        message is the start of the answer, which the model continues."""
+        opening = messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else None
+        if opening is None:
+            return str(self._formatter(messages=cast(Any, messages)).prompt)
+        return str(self._formatter(messages=cast(Any, messages[:-1])).prompt) + opening
 
     def count_tokens(self, text: str) -> int:
         """Token count of plain text (no BOS)."""
@@ -271,6 +278,8 @@ class OpenAIGenerator:
             "model": self._model, "messages": messages, "max_tokens": max_tokens, "temperature": self._temperature,
             "seed": self._seed, "stream": True, "stream_options": {"include_usage": True},
         }
+        if messages and messages[-1]["role"] == "assistant":  # the start of the answer, to be continued (llama.cpp server, vLLM)
+            body.update(continue_final_message=True, add_generation_prompt=False)
         usage = Usage(self.prompt_tokens(messages), 0)
         pieces = 0
         try:

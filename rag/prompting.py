@@ -22,6 +22,14 @@ from .retrieval import Passage
 from .text import split_sentences, strip_special_tokens
 
 NOT_FOUND = "NOT_IN_SOURCES"
+REFUSAL_MARKERS = (NOT_FOUND, "NO_IN_SOURCES")  # the model's way of writing it, one letter short included
+_REFUSAL = re.compile(r"\bNOT?_IN_SOURCES?\b")
+
+
+def refuses(text: str) -> bool:
+    """True when the model's text holds the refusal marker."""
+    return bool(_REFUSAL.search(text))
+
 PASSAGE_CHAR_LIMIT = 1200  # a passage longer than this is cut (runaway sentences)
 
 # Text in an article addressed to an assistant rather than to readers: kept out
@@ -58,6 +66,22 @@ Rules:
 - After each sentence, write the number of the passage it comes from, like [1].
 - Answer in English, in one or two short sentences.
 - If the passages do not answer the question, reply only: {NOT_FOUND}"""
+
+
+# A question asking yes or no: the small model says "Yes" to nearly any of them, restating the
+# question ("Did the administration approve the talks?" "Yes, …", where the passage says it did not).
+_YES_NO = re.compile(
+    r"^\s*(?:(?:and|but|so|then)\s+)?(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|should|shall|may|might|must)(?:n't)?\b",
+    re.IGNORECASE,
+)
+YES_NO_RULE = f"Do not answer yes or no: say what the passages state about it. If they say nothing about it, reply only: {NOT_FOUND}"
+YES_NO_OPENING = "According to the articles,"
+
+
+def asks_yes_no(question: str) -> bool:
+    """True for an English question that asks yes or no ("Did Biden approve the talks?"),
+    not one offering options ("Did he call Ushakov or Lavrov?")."""
+    return bool(_YES_NO.match(question)) and not re.search(r"\bor\b", question, re.IGNORECASE)
 
 
 def annotate(text: str, names: dict[str, str]) -> str:
@@ -126,6 +150,10 @@ def answer_messages(question: str, passages: list[Passage], context: str = "", n
     it is repeated just before the question. The embedding model matches an
     English question to Arabic text far better than the small generator does,
     and a whole sentence keeps coordinated answers together ("X, and also Y").
+
+    An English question asking yes or no gets a rule to say what the passages
+    state instead, and the answer's opening words ("According to the articles,"),
+    as a closing assistant message the model continues.
     """
     system = ANSWER_SYSTEM if names is None else ENGLISH_SYSTEM
     lines = ["Passages:", *(format_passage(p, names) for p in passages), ""]
@@ -136,7 +164,12 @@ def answer_messages(question: str, passages: list[Passage], context: str = "", n
     if context:
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
     lines.append(f"Question: {strip_special_tokens(question)}")
-    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+    if names is not None and asks_yes_no(question):
+        # asked to say what the passages state, and started on it, the model reads them rather than agreeing
+        lines.append(YES_NO_RULE)
+        messages = [messages[0], {"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": YES_NO_OPENING}]
+    return messages
 
 
 def translation_messages(arabic_answer: str, names: dict[str, str]) -> list[Message]:

@@ -269,6 +269,25 @@ def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_compl
     assert text == answer.answer == "Ushakov [1]"  # one of the options asked about is an answer
 
 
+def test_an_english_yes_no_question_is_answered_with_what_the_passages_state(assistant) -> None:
+    seen = []
+
+    def respond(messages) -> str:
+        seen.append(messages)
+        return "the administration did not approve the talks [1]." if messages[-1]["role"] == "assistant" else "Yes [1]"
+
+    text, answer = streamed(assistant(respond, unsupported_threshold=0.0), "Did Sullivan talk to Ushakov?")
+    assert seen[-1][-1] == {"role": "assistant", "content": prompting.YES_NO_OPENING}  # the answer's start, for the model to continue
+    assert prompting.YES_NO_RULE in seen[-1][1]["content"]
+    assert text == answer.answer == f"{prompting.YES_NO_OPENING} the administration did not approve the talks [1]."
+    for question in ("Who did Sullivan talk to?", "هل تحدث سوليفان مع أوشاكوف؟", "Did Sullivan talk to Ushakov or Lavrov?"):
+        streamed(assistant(respond), question)
+        assert seen[-1][-1]["role"] == "user" and prompting.YES_NO_RULE not in seen[-1][-1]["content"]
+    for declined in ("NOT_IN_SOURCES", "NO_IN_SOURCES"):  # continuing the opening, the model can still decline
+        text, answer = streamed(assistant(lambda m, d=declined: d), "Did Sullivan talk to Ushakov?")
+        assert answer.refused and text == answer.answer == REFUSALS["en"]  # nothing of the opening was shown
+
+
 def test_full_queue_is_busy_and_generation_is_serialized(assistant) -> None:
     release = threading.Event()
     active = []

@@ -67,6 +67,8 @@ def test_streams_text_and_server_usage(llama_servers) -> None:
     usage = pieces[-1]
     assert text.strip()
     assert isinstance(usage, Usage) and usage.prompt_tokens > 5 and 0 < usage.completion_tokens <= 16
+    opening = [{"role": "user", "content": "Say hello in one word."}, {"role": "assistant", "content": "The word is"}]
+    assert "".join(p for p in gen.stream(opening, 8) if isinstance(p, str)).strip()  # the answer's start is accepted
 
 
 def test_chosen_by_settings_and_answers_through_the_assistant(llama_servers, real_settings, real_index, real_embedder) -> None:

@@ -110,6 +110,12 @@ def test_a_new_question_after_an_unrelated_one_is_answered_on_its_own(real_assis
     assert not answer.refused and "February 18" in answer.answer and "1848" not in answer.answer  # joined to "Who is Kupchan?", it was refused
 
 
+def test_a_yes_no_question_is_not_simply_agreed_with(real_assistant) -> None:
+    answer = real_assistant.ask("Did the Biden administration approve the Track II talks with Lavrov?")
+    assert not answer.refused and " not " in answer.answer and "Yes" not in answer.answer  # asked plainly, the model said "Yes, … approved"
+    assert answer.citations and answer.citations[0].doc_id.startswith("002_")
+
+
 def test_ask_json_contract(real_index, real_settings) -> None:
     out = _rag("--index", str(real_settings.index_dir), "ask", "--json", "أين جرت محادثات مديري الاستخبارات الأميركية والروسية؟")
     assert out.returncode == 0, out.stderr
@@ -162,6 +168,11 @@ def test_llama_cpp_backend_streams_and_counts(real_settings) -> None:
     assert isinstance(usage, Usage) and usage.prompt_tokens == gen.prompt_tokens(messages) and 0 < usage.completion_tokens <= 24
     assert text.strip() and "<|im_end|>" not in text
     assert "<|im_start|>system" in gen.render(messages)  # the GGUF's own chat template
+    opening = {"role": "assistant", "content": "The capital of France is"}
+    assert gen.render([*messages, opening]) == gen.render(messages) + opening["content"]  # a closing assistant message is continued
+    with gen.lock:
+        continued = "".join(e for e in gen.stream([*messages, opening], 8) if isinstance(e, str))
+    assert continued.strip() and not continued.lstrip().startswith("The capital")
     with gen.lock:  # cut off by the limit: the closing stream part is no token
         usage = list(gen.stream([{"role": "user", "content": "Count from one to fifty in words."}], 5))[-1]
     assert usage.completion_tokens == 5
