@@ -279,7 +279,7 @@ class Assistant:
                 usage = piece
                 continue
             draft += " " + piece if draft == opening and opening and not piece[:1].isspace() else piece
-            if stream_draft and not _maybe_refusal(draft[len(opening) :]):
+            if stream_draft and not _maybe_refusal(draft[len(opening) :]) and not (opening and _maybe_verdict(draft[len(opening) :])):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
                 visible = cite.settled_years(cite.held_back(prompting.stable_english(draft, glossary) if tidy else draft), stated)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
@@ -294,6 +294,9 @@ class Assistant:
         readable = prompting.tidy_english(cleaned, glossary) if tidy else cleaned  # the answer as shown, before any completion
         pointing = cite.pointer(cleaned)
         echo = bool(cite.strip_markers(cleaned)) and cite.echoes(readable, question, p.context)
+        # told to say what the passages state, a model that still opens with yes or no is agreeing with the
+        # question, not reading ("…, yes, Russia used nuclear weapons"): the passages' closest sentence is shown instead
+        echo = echo or bool(opening and _VERDICT.match(draft[len(opening) :]))
         complete = direct and bool(pointing or echo)
         if prompting.refuses(draft) or not (complete or cite.strip_markers(draft[len(opening) :])):
             text = REFUSALS[language]
@@ -407,6 +410,16 @@ class Assistant:
 
     def _turn(self) -> Assistant._Turn:
         return Assistant._Turn(self)
+
+
+_VERDICT = re.compile(r"\s*(?:yes|no)\b", re.IGNORECASE)
+_FIRST_WORD = re.compile(r"\s*[A-Za-z]*")
+
+
+def _maybe_verdict(text: str) -> bool:
+    """True while a continuation of the answer's opening could still be a bare yes or no: its first word is unfinished, or is one."""
+    word = _FIRST_WORD.match(text)
+    return word is None or word.end() == len(text) or bool(_VERDICT.match(text))
 
 
 def _maybe_refusal(text: str) -> bool:

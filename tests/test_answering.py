@@ -263,8 +263,8 @@ def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_compl
     assert answer.answer.startswith("«") and answer.answer.endswith("» [1]") and answer.citations[0].supported
     stated = assistant(lambda m: "سوليفان تحدث مع أوشاكوف [1].").ask("مع من تحدث سوليفان؟")
     assert "«" not in stated.answer  # an answer in words is left as it is
-    negative = assistant(lambda m: "No, Sullivan did not talk to [1] about it.").ask("Did Sullivan talk to Ushakov?")
-    assert "“" not in negative.answer  # "no" and "not" answer a yes/no question
+    negative = assistant(lambda m: "لا، لم يتحدث سوليفان مع [1] عن ذلك.").ask("هل تحدث سوليفان مع أوشاكوف؟")
+    assert "«" not in negative.answer  # "لا" and "لم" answer a yes/no question
     text, answer = streamed(assistant(lambda m: "Ushakov [1]", unsupported_threshold=0.0), "Did Sullivan talk to Ushakov or Lavrov?")
     assert text == answer.answer == "Ushakov [1]"  # one of the options asked about is an answer
 
@@ -283,6 +283,10 @@ def test_an_english_yes_no_question_is_answered_with_what_the_passages_state(ass
     for question in ("Who did Sullivan talk to?", "هل تحدث سوليفان مع أوشاكوف؟", "Did Sullivan talk to Ushakov or Lavrov?"):
         streamed(assistant(respond), question)
         assert seen[-1][-1]["role"] == "user" and prompting.YES_NO_RULE not in seen[-1][-1]["content"]
+    text, answer = streamed(assistant(lambda m: "yes, Sullivan talked to Ushakov [1]."), "Did Sullivan talk to Ushakov?")
+    assert "yes" not in text.lower() and text == answer.answer  # a bare verdict is the model agreeing, not reading: never shown
+    assert answer.answer.startswith("“") and answer.answer.endswith("” [1]") and "talked" not in answer.answer  # a passage sentence instead
+    assert [c.n for c in answer.citations] == [1] and answer.citations[0].supported
     for declined in ("NOT_IN_SOURCES", "NO_IN_SOURCES"):  # continuing the opening, the model can still decline
         text, answer = streamed(assistant(lambda m, d=declined: d), "Did Sullivan talk to Ushakov?")
         assert answer.refused and text == answer.answer == REFUSALS["en"]  # nothing of the opening was shown

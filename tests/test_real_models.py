@@ -114,6 +114,8 @@ def test_a_yes_no_question_is_not_simply_agreed_with(real_assistant) -> None:
     answer = real_assistant.ask("Did the Biden administration approve the Track II talks with Lavrov?")
     assert not answer.refused and " not " in answer.answer and "Yes" not in answer.answer  # asked plainly, the model said "Yes, … approved"
     assert answer.citations and answer.citations[0].doc_id.startswith("002_")
+    premise = real_assistant.ask("Did Russia use nuclear weapons in Ukraine?")  # the articles speak only of threats
+    assert "yes" not in premise.answer.lower() and "used nuclear" not in premise.answer  # the model said "yes, Russia used nuclear weapons"
 
 
 def test_ask_json_contract(real_index, real_settings) -> None:
