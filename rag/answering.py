@@ -11,7 +11,10 @@
    question's language. For an English question the names in the passages
    carry their English spelling (names.py), and the sentence closest to the
    question is repeated before it; one asking yes or no is answered with what
-   the passages state, opening with "According to the articles,". (english_mode="translate" instead answers
+   the passages state, opening with "According to the articles,". A bare yes
+   or no (نعم، لا،) opening an answer to a yes/no question in either language is
+   the model agreeing, not reading: the closest sentence is quoted instead.
+   (english_mode="translate" instead answers
    in Arabic and then puts that answer into English with the names glossary.)
 4. Markers become citations, each verified against its passage. An answer
    that only points at passages ("[1] [2]", "… هي [2].") or repeats the
@@ -269,6 +272,7 @@ class Assistant:
         stream_draft = direct and not weak
         tidy = direct and language == "en"  # English drafts carry the glossary's annotations: shown without them
         opening = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""  # the answer's start, given in the prompt
+        yes_no = direct and prompting.asks_yes_no(question)
         draft = opening
         shown = ""
         given = f"{p.context} {question}"  # words an answer must go beyond to say something
@@ -279,7 +283,7 @@ class Assistant:
                 usage = piece
                 continue
             draft += " " + piece if draft == opening and opening and not piece[:1].isspace() else piece
-            if stream_draft and not _maybe_refusal(draft[len(opening) :]) and not (opening and _maybe_verdict(draft[len(opening) :])):
+            if stream_draft and not _maybe_refusal(draft[len(opening) :]) and not (yes_no and _maybe_verdict(draft[len(opening) :])):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
                 visible = cite.settled_years(cite.held_back(prompting.stable_english(draft, glossary) if tidy else draft), stated)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
@@ -294,9 +298,9 @@ class Assistant:
         readable = prompting.tidy_english(cleaned, glossary) if tidy else cleaned  # the answer as shown, before any completion
         pointing = cite.pointer(cleaned)
         echo = bool(cite.strip_markers(cleaned)) and cite.echoes(readable, question, p.context)
-        # told to say what the passages state, a model that still opens with yes or no is agreeing with the
-        # question, not reading ("…, yes, Russia used nuclear weapons"): the passages' closest sentence is shown instead
-        echo = echo or bool(opening and _VERDICT.match(draft[len(opening) :]))
+        # a bare yes or no from the small model is it agreeing with the question, not reading the passages
+        # ("…, yes, Russia used nuclear weapons", "نعم، بادر الجانب الروسي"): the passages' closest sentence is shown instead
+        echo = echo or (yes_no and bool(_VERDICT.match(draft[len(opening) :])))
         complete = direct and bool(pointing or echo)
         if prompting.refuses(draft) or not (complete or cite.strip_markers(draft[len(opening) :])):
             text = REFUSALS[language]
@@ -412,14 +416,15 @@ class Assistant:
         return Assistant._Turn(self)
 
 
-_VERDICT = re.compile(r"\s*(?:yes|no)\b", re.IGNORECASE)
-_FIRST_WORD = re.compile(r"\s*[A-Za-z]*")
+# yes or no opening an answer; لا only before punctuation ("لا، …"), since "لا يتفاوض" states something
+_VERDICT = re.compile(r"\s*(?:(?:yes|no|نعم)(?!\w)|(?:لا|كلا)\s*[،,.!؛])", re.IGNORECASE)
+_FIRST_WORD = re.compile(r"\s*[^\W\d_]*")
 
 
 def _maybe_verdict(text: str) -> bool:
-    """True while a continuation of the answer's opening could still be a bare yes or no: its first word is unfinished, or is one."""
+    """True while an answer (after its opening) could still be a bare yes or no: its first word is unfinished, or is one."""
     word = _FIRST_WORD.match(text)
-    return word is None or word.end() == len(text) or bool(_VERDICT.match(text))
+    return word is None or word.end() == len(text) or bool(_VERDICT.match(text) or re.fullmatch(r"\s*(?:لا|كلا)\s*", text))
 
 
 def _maybe_refusal(text: str) -> bool:

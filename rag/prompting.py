@@ -78,10 +78,21 @@ YES_NO_RULE = f"Do not answer yes or no: say what the passages state about it. I
 YES_NO_OPENING = "According to the articles,"
 
 
+_YES_NO_AR = re.compile(r"^\s*[وف]?هل\b")
+
+
+_OPTIONS = re.compile(r"(?<!\w)(?:or|أم|أو|او)(?!\w)", re.IGNORECASE)
+
+
 def asks_yes_no(question: str) -> bool:
-    """True for an English question that asks yes or no ("Did Biden approve the talks?"),
-    not one offering options ("Did he call Ushakov or Lavrov?")."""
-    return bool(_YES_NO.match(question)) and not re.search(r"\bor\b", question, re.IGNORECASE)
+    """True for a question put as yes or no ("Did Biden approve the talks?", "هل وافق بايدن؟"),
+    or offering options that way ("Did he call Ushakov or Lavrov?", "هل حدثت قبل أم بعد؟")."""
+    return bool(_YES_NO_AR.match(question) or _YES_NO.match(question))
+
+
+def offers_options(question: str) -> bool:
+    """True for a question offering options ("… Ushakov or Lavrov?", "… قبل أم بعد …؟")."""
+    return bool(_OPTIONS.search(question))
 
 
 def annotate(text: str, names: dict[str, str]) -> str:
@@ -165,7 +176,7 @@ def answer_messages(question: str, passages: list[Passage], context: str = "", n
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
     lines.append(f"Question: {strip_special_tokens(question)}")
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
-    if names is not None and asks_yes_no(question):
+    if names is not None and asks_yes_no(question) and not offers_options(question):  # English
         # asked to say what the passages state, and started on it, the model reads them rather than agreeing
         lines.append(YES_NO_RULE)
         messages = [messages[0], {"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": YES_NO_OPENING}]

@@ -263,8 +263,8 @@ def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_compl
     assert answer.answer.startswith("«") and answer.answer.endswith("» [1]") and answer.citations[0].supported
     stated = assistant(lambda m: "سوليفان تحدث مع أوشاكوف [1].").ask("مع من تحدث سوليفان؟")
     assert "«" not in stated.answer  # an answer in words is left as it is
-    negative = assistant(lambda m: "لا، لم يتحدث سوليفان مع [1] عن ذلك.").ask("هل تحدث سوليفان مع أوشاكوف؟")
-    assert "«" not in negative.answer  # "لا" and "لم" answer a yes/no question
+    negative = assistant(lambda m: "لم يتحدث سوليفان مع [1] عن ذلك.").ask("هل تحدث سوليفان مع أوشاكوف؟")
+    assert "«" not in negative.answer  # "لم" answers a yes/no question
     text, answer = streamed(assistant(lambda m: "Ushakov [1]", unsupported_threshold=0.0), "Did Sullivan talk to Ushakov or Lavrov?")
     assert text == answer.answer == "Ushakov [1]"  # one of the options asked about is an answer
 
@@ -287,6 +287,12 @@ def test_an_english_yes_no_question_is_answered_with_what_the_passages_state(ass
     assert "yes" not in text.lower() and text == answer.answer  # a bare verdict is the model agreeing, not reading: never shown
     assert answer.answer.startswith("“") and answer.answer.endswith("” [1]") and "talked" not in answer.answer  # a passage sentence instead
     assert [c.n for c in answer.citations] == [1] and answer.citations[0].supported
+    for verdict in ("نعم، تحدث سوليفان مع أوشاكوف [1].", "لا، لم يتحدث [1]."):  # in Arabic too, without an opening
+        text, answer = streamed(assistant(lambda m, v=verdict: v), "هل تحدث سوليفان مع أوشاكوف؟")
+        assert text == answer.answer and answer.answer.startswith("«") and answer.answer.endswith("» [1]")
+    statement = assistant(lambda m: "لا يتحدث سوليفان مع أوشاكوف [1].", unsupported_threshold=0.0).ask("هل يتحدث سوليفان مع أوشاكوف؟")
+    assert statement.answer == "لا يتحدث سوليفان مع أوشاكوف [1]."  # a negated verb states something: kept
+    assert prompting.asks_yes_no("وهل تحدث معه؟") and prompting.offers_options("هل تحدث سوليفان مع أوشاكوف أم مع لافروف؟")
     for declined in ("NOT_IN_SOURCES", "NO_IN_SOURCES"):  # continuing the opening, the model can still decline
         text, answer = streamed(assistant(lambda m, d=declined: d), "Did Sullivan talk to Ushakov?")
         assert answer.refused and text == answer.answer == REFUSALS["en"]  # nothing of the opening was shown

@@ -116,6 +116,8 @@ def test_a_yes_no_question_is_not_simply_agreed_with(real_assistant) -> None:
     assert answer.citations and answer.citations[0].doc_id.startswith("002_")
     premise = real_assistant.ask("Did Russia use nuclear weapons in Ukraine?")  # the articles speak only of threats
     assert "yes" not in premise.answer.lower() and "used nuclear" not in premise.answer  # the model said "yes, Russia used nuclear weapons"
+    arabic = real_assistant.ask("هل استخدمت روسيا أسلحة نووية في أوكرانيا؟")
+    assert not arabic.refused and "نعم" not in arabic.answer and arabic.answer.startswith("«")  # the model said "نعم، استخدمت روسيا …"
 
 
 def test_ask_json_contract(real_index, real_settings) -> None:
