@@ -283,7 +283,8 @@ class Assistant:
                 usage = piece
                 continue
             draft += " " + piece if draft == opening and opening and not piece[:1].isspace() else piece
-            if stream_draft and not _maybe_refusal(draft[len(opening) :]) and not (yes_no and _maybe_verdict(draft[len(opening) :])):
+            said = draft[len(opening) :]  # what the model wrote after the opening
+            if stream_draft and not _maybe_refusal(said) and not (yes_no and _maybe_verdict(said)):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
                 visible = cite.settled_years(cite.held_back(prompting.stable_english(draft, glossary) if tidy else draft), stated)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
@@ -293,6 +294,7 @@ class Assistant:
                     yield Token(visible[len(shown) :])
                     shown = visible
         draft = draft.strip()
+        said = draft[len(opening) :]
         valid = {x.n for x in passages}
         cleaned = cite.clean_markers(draft, valid)
         readable = prompting.tidy_english(cleaned, glossary) if tidy else cleaned  # the answer as shown, before any completion
@@ -300,9 +302,9 @@ class Assistant:
         echo = bool(cite.strip_markers(cleaned)) and cite.echoes(readable, question, p.context)
         # a bare yes or no from the small model is it agreeing with the question, not reading the passages
         # ("…, yes, Russia used nuclear weapons", "نعم، بادر الجانب الروسي"): the passages' closest sentence is shown instead
-        echo = echo or (yes_no and bool(_VERDICT.match(draft[len(opening) :])))
+        echo = echo or (yes_no and bool(_VERDICT.match(said)))
         complete = direct and bool(pointing or echo)
-        if prompting.refuses(draft) or not (complete or cite.strip_markers(draft[len(opening) :])):
+        if prompting.refuses(draft) or not (complete or cite.strip_markers(said)):
             text = REFUSALS[language]
             if first is None:
                 first = time.perf_counter()

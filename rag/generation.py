@@ -104,10 +104,9 @@ class LlamaCppGenerator:
     def render(self, messages: list[Message]) -> str:
         """The prompt text the chat template makes of messages; a closing assistant
         message is the start of the answer, which the model continues."""
-        opening = messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else None
-        if opening is None:
-            return str(self._formatter(messages=cast(Any, messages)).prompt)
-        return str(self._formatter(messages=cast(Any, messages[:-1])).prompt) + opening
+        if messages and messages[-1]["role"] == "assistant":
+            return self.render(messages[:-1]) + messages[-1]["content"]
+        return str(self._formatter(messages=cast(Any, messages)).prompt)
 
     def count_tokens(self, text: str) -> int:
         """Token count of plain text (no BOS)."""
