@@ -237,7 +237,8 @@ class OpenAIGenerator:
     that many questions run at once, each on the first free server.
     """
 
-    def __init__(self, base_urls: list[str], model: str, api_key: str = "", timeout: float = 120.0, n_ctx: int = 4096, temperature: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, base_urls: list[str], model: str, api_key: str = "", timeout: float = 120.0, n_ctx: int = 4096, temperature: float = 0.0, seed: int = 0,
+                 continues: bool = False) -> None:
         import httpx
 
         if not base_urls:
@@ -253,6 +254,7 @@ class OpenAIGenerator:
         self._client = httpx.Client(timeout=timeout)
         self._temperature = temperature
         self._seed = seed
+        self._continues = continues
 
     def count_tokens(self, text: str) -> int:
         """An upper estimate (the server owns the tokenizer): Arabic runs about 2 characters a token."""
@@ -263,10 +265,19 @@ class OpenAIGenerator:
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
 
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
-        """Server-sent chunks of a streamed chat completion, then usage. Caller holds a slot of `lock`."""
+        """Server-sent chunks of a streamed chat completion, then usage. Caller holds a slot of `lock`.
+
+        A closing assistant message is the answer's start: what streams is its continuation. A server
+        that does not continue one (`continues` off) is asked in the last user message to begin with
+        it, and the reply streams without it."""
         url = self._free.get(timeout=1.0)
         try:
-            yield from self._stream(url, messages, max_tokens)
+            if messages and messages[-1]["role"] == "assistant" and not self._continues:
+                opening = messages[-1]["content"]
+                asked = [*messages[:-2], {"role": "user", "content": f'{messages[-2]["content"]}\nBegin your answer with: {opening}'}]
+                yield from _without_opening(self._stream(url, asked, max_tokens), opening)
+            else:
+                yield from self._stream(url, messages, max_tokens)
         finally:
             self._free.put(url)
 
@@ -277,7 +288,7 @@ class OpenAIGenerator:
             "model": self._model, "messages": messages, "max_tokens": max_tokens, "temperature": self._temperature,
             "seed": self._seed, "stream": True, "stream_options": {"include_usage": True},
         }
-        if messages and messages[-1]["role"] == "assistant":  # the start of the answer, to be continued (llama.cpp server, vLLM)
+        if messages and messages[-1]["role"] == "assistant":  # the start of the answer, to be continued (llama-server, vLLM)
             body.update(continue_final_message=True, add_generation_prompt=False)
         usage = Usage(self.prompt_tokens(messages), 0)
         pieces = 0
@@ -307,12 +318,41 @@ class OpenAIGenerator:
         yield usage if usage.completion_tokens else Usage(usage.prompt_tokens, pieces)
 
 
+def _without_opening(pieces: Iterator[str | Usage], opening: str) -> Iterator[str | Usage]:
+    """The pieces of a reply less the opening it begins with (held until the reply's start shows
+    whether it does; spacing and case aside)."""
+    wanted = "".join(opening.split()).casefold()
+    if not wanted:
+        yield from pieces
+        return
+    head = ""
+    deciding = True
+    for piece in pieces:
+        if not deciding or isinstance(piece, Usage):
+            yield piece
+            continue
+        head += piece
+        seen = "".join(head.split()).casefold()
+        if wanted.startswith(seen):
+            continue  # the opening so far, or only whitespace
+        deciding = False
+        if not seen.startswith(wanted):
+            yield head
+            continue
+        # the opening's characters, whitespace aside, end just after the len(wanted)-th non-space one
+        cut = [i for i, char in enumerate(head) if not char.isspace()][len(wanted) - 1] + 1
+        if rest := head[cut:].lstrip():
+            yield " " + rest
+    # a reply that never went past (part of) the opening adds nothing to it
+
+
 def load_generator(settings: Settings, name: str | None = None) -> Generator:
     """The generator chosen by settings: a verified local GGUF or an OpenAI-compatible server."""
     if settings.generator_backend == "openai":
         if not settings.openai_base_url:
             raise GenerationError("generator_backend=openai needs openai_base_url")
-        return OpenAIGenerator(Settings.split(settings.openai_base_url), settings.openai_model, settings.openai_api_key, settings.openai_timeout, settings.n_ctx, settings.temperature, settings.seed)
+        return OpenAIGenerator(Settings.split(settings.openai_base_url), settings.openai_model, settings.openai_api_key, settings.openai_timeout,
+                               settings.n_ctx, settings.temperature, settings.seed, settings.openai_continues)
     name = name or settings.generator_model
     spec = models.spec(name)
     if spec.role != "generator":

@@ -44,6 +44,11 @@ class Settings:
     openai_model: str = _doc("Model name sent to the OpenAI-compatible server.", default="default")
     openai_api_key: str = _doc("Key for the OpenAI-compatible server (empty: none).", default="")
     openai_timeout: float = _doc("Seconds before a call to the server gives up.", default=120.0, lo=1.0, hi=3600.0)
+    openai_continues: bool = _doc(
+        "The server continues a closing assistant message (vLLM, llama.cpp's llama-server), so the answer's opening is"
+        " given as its start; off (llama-cpp-python's server opens a new turn after it): asked for in the question instead.",
+        default=False,
+    )
     chunk_tokens: int = _doc("Target chunk size in embedding-tokenizer tokens.", default=160, lo=32, hi=2000)
     chunk_overlap: int = _doc("Sentences repeated between neighbouring chunks.", default=1, lo=0, hi=5)
     top_k: int = _doc("Chunks retrieved per question.", default=5, lo=1, hi=50)
@@ -111,6 +116,20 @@ class Settings:
         return self.threads or os.cpu_count() or 1
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _bool(value: Any) -> bool:
+    """A switch from TOML (true), the environment ("false", "0", "off") or code."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in _TRUE | _FALSE:
+        raise ValueError(value)
+    return word in _TRUE
+
+
 def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
     try:
@@ -120,6 +139,8 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "bool":
+            return _bool(value)
         return str(value)
     except (TypeError, ValueError) as exc:
         raise RagError(f"Setting {f.name} has a bad value {value!r}") from exc

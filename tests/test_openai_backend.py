@@ -71,6 +71,15 @@ def test_streams_text_and_server_usage(llama_servers) -> None:
     assert "".join(p for p in gen.stream(opening, 8) if isinstance(p, str)).strip()  # the answer's start is accepted
 
 
+def test_the_answer_opening_is_asked_for_and_not_streamed_twice(llama_servers) -> None:
+    # llama-cpp-python's server opens a new turn after a closing assistant message, so the opening is
+    # asked for in the question; the reply repeats it, and what streams is the rest
+    gen = OpenAIGenerator(llama_servers[:1], SMALL, timeout=120)
+    opened = [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "The capital of France is"}]
+    rest = "".join(p for p in gen.stream(opened, 16) if isinstance(p, str))
+    assert "paris" in rest.lower() and "capital of france" not in rest.lower()
+
+
 def test_chosen_by_settings_and_answers_through_the_assistant(llama_servers, real_settings, real_index, real_embedder) -> None:
     s = real_settings.__class__(**{**real_settings.__dict__, "generator_backend": "openai", "openai_base_url": ",".join(llama_servers), "openai_model": SMALL})
     gen = load_generator(s)

@@ -13,7 +13,23 @@ def test_environment_and_overrides(tmp_path: Path) -> None:
     assert (s.top_k, s.host, s.port, s.index_dir) == (9, "0.0.0.0", 9000, tmp_path)
 
 
-@pytest.mark.parametrize(("env", "message"), [({"RAG_TOP_K": "0"}, "out of range"), ({"RAG_TOP_K": "many"}, "bad value"), ({"RAG_PORT": "70000"}, "out of range")])
+@pytest.mark.parametrize(("given", "expected"), [("false", False), ("0", False), ("Off", False), ("no", False), ("true", True), ("1", True), ("on", True)])
+def test_switches_read_from_the_environment(given: str, expected: bool) -> None:
+    s = Settings.load(environ={"RAG_COUNTRY_CHECK": given, "RAG_FOCUS_SENTENCE": given})
+    assert s.country_check is expected and s.focus_sentence is expected
+
+
+def test_switches_from_a_config_file_and_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "rag.toml"
+    config.write_text("country_check = false\n")
+    s = Settings.load({"focus_sentence": False}, environ={"RAG_CONFIG": str(config)})
+    assert s.country_check is False and s.focus_sentence is False
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [({"RAG_TOP_K": "0"}, "out of range"), ({"RAG_TOP_K": "many"}, "bad value"), ({"RAG_PORT": "70000"}, "out of range"), ({"RAG_COUNTRY_CHECK": "maybe"}, "bad value")],
+)
 def test_bad_values_are_clear_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(RagError, match=message):
         Settings.load(environ=env)
