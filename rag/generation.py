@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import json
 import queue
+import string
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -320,8 +321,8 @@ class OpenAIGenerator:
 
 def _without_opening(pieces: Iterator[str | Usage], opening: str) -> Iterator[str | Usage]:
     """The pieces of a reply less the opening it begins with (held until the reply's start shows
-    whether it does; spacing and case aside)."""
-    wanted = "".join(opening.split()).casefold()
+    whether it does; case, spacing and punctuation aside)."""
+    wanted = [c.casefold() for c in opening if c.isalnum()]  # a letter each, so positions in the reply count alike
     if not wanted:
         yield from pieces
         return
@@ -332,18 +333,20 @@ def _without_opening(pieces: Iterator[str | Usage], opening: str) -> Iterator[st
             yield piece
             continue
         head += piece
-        seen = "".join(head.split()).casefold()
-        if wanted.startswith(seen):
-            continue  # the opening so far, or only whitespace
+        letters = [i for i, c in enumerate(head) if c.isalnum()]
+        seen = [head[i].casefold() for i in letters]
+        if wanted[: len(seen)] == seen:
+            continue  # the opening so far, or only spacing and punctuation
         deciding = False
-        if not seen.startswith(wanted):
+        if seen[: len(wanted)] != wanted:
             yield head
             continue
-        # the opening's characters, whitespace aside, end just after the len(wanted)-th non-space one
-        cut = [i for i, char in enumerate(head) if not char.isspace()][len(wanted) - 1] + 1
-        if rest := head[cut:].lstrip():
+        if rest := head[letters[len(wanted) - 1] + 1 :].lstrip(_JOINERS):
             yield " " + rest
     # a reply that never went past (part of) the opening adds nothing to it
+
+
+_JOINERS = string.whitespace + ",:;،؛-–—"  # what joins an opening to the rest: "According to the articles, …"
 
 
 def load_generator(settings: Settings, name: str | None = None) -> Generator:

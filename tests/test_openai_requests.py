@@ -67,6 +67,8 @@ def test_a_continuing_server_is_given_the_opening_to_continue(scripted) -> None:
     [
         (["The capital", " of France", " is", " Paris", "."], " Paris."),  # the opening again, in pieces
         (["the Capital of  France is Paris."], " Paris."),  # spacing and case aside
+        (["The capital of France is: Paris."], " Paris."),  # and punctuation
+        (["The capital of France is", " «Paris» [1]"], " «Paris» [1]"),  # what the answer opens with is kept
         (["Paris", "."], "Paris."),  # straight to the point
         (["The capital", " city is Paris."], "The capital city is Paris."),  # began like it, then went elsewhere
         (["The capital of France is"], ""),  # nothing past the opening
