@@ -175,11 +175,13 @@ def answer_messages(question: str, passages: list[Passage], context: str = "", n
     if context:
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
     lines.append(f"Question: {strip_special_tokens(question)}")
-    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
-    if names is not None and asks_yes_no(question) and not offers_options(question):  # English
-        # asked to say what the passages state, and started on it, the model reads them rather than agreeing
+    # asked to say what the passages state, and started on it, the model reads them rather than agreeing
+    yes_no = names is not None and asks_yes_no(question) and not offers_options(question)  # English
+    if yes_no:
         lines.append(YES_NO_RULE)
-        messages = [messages[0], {"role": "user", "content": "\n".join(lines)}, {"role": "assistant", "content": YES_NO_OPENING}]
+    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+    if yes_no:
+        messages.append({"role": "assistant", "content": YES_NO_OPENING})
     return messages
 
 
