@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -111,7 +111,7 @@ class Prepared:
     glossary: dict[str, str]  # Arabic names in the passages → English spellings (English questions)
     direct: bool  # answered in the question's language in one pass (else: Arabic, then translated)
     unmentioned: list[str] = field(default_factory=list)  # countries the question names that no retrieved passage mentions
-    named: frozenset[str] = frozenset()  # words of the articles naming what a "who/what is X?" question asks about, when its meaning matched too little
+    named: frozenset[str] = frozenset()  # words of the articles naming what a "who/what is X?" question (or a bare name) asks about
 
     @property
     def best(self) -> float:
@@ -204,9 +204,12 @@ class Assistant:
                 query, vector, hits, passages = joined
             else:
                 context = ""
-        named: set[str] = set()
-        if _best(passages) < self.settings.refusal_threshold and (named := self.retriever.named(question)) and _asks_what_it_is(question, named):
-            # "Who is Kupchan?": too little to go on by meaning, but it asks about something the articles name
+        named = self.retriever.named(question)
+        if named and _asks_what_it_is(question, named, self.retriever.named):
+            # "Who is Kupchan?", "Ushakov": so short a question reads far from every sentence, even the ones
+            # naming it (a bare name finds sentences about others), so the sentences naming it come first,
+            # and they are the answer (`_naming`): asked who someone is, the model guesses at the role
+            # ("Jake Sullivan was a U.S. ambassador to Russia"; "سوليفان هو مساعد السياسة الخارجية لبوتين").
             hits = self.retriever.naming(named, hits, vector, _NAMED_CHUNKS)
             passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin, named)
         else:
@@ -351,9 +354,10 @@ class Assistant:
     def _naming(self, p: Prepared) -> tuple[str, list[cite.Citation]]:
         """What the articles say of what a "who/what is X?" question names: the sentences naming it, quoted and cited.
 
-        Asked who someone is whom the articles mention only in passing, the model
-        guesses (Kupchan "a British diplomat"; غيراسيموف's رئيس أركان read as
-        "president"); the sentences themselves are the answer the articles give.
+        Asked who someone is, the model guesses at the role (Kupchan "a British
+        diplomat"; غيراسيموف's رئيس أركان read as "president"; Sullivan "a U.S.
+        ambassador to Russia"); the sentences themselves, an article's first
+        mention (which says who it is) first, are the answer the articles give.
         """
         quotes: list[str] = []
         citations: list[cite.Citation] = []
@@ -459,13 +463,14 @@ def _quote(sentence: str, n: int, glossary: dict[str, str] | None) -> str:
     return f"“{prompting.annotate(sentence, glossary)}” [{n}]" if glossary is not None else f"«{sentence}» [{n}]"
 
 
-def _asks_what_it_is(question: str, named: set[str]) -> bool:
-    """True when every word of the question is a name or asks who or what ("Who is Thomas Graham?"):
-    a capitalized word inside it, or an Arabic word of `named` (with or without a clitic)."""
+def _asks_what_it_is(question: str, named: set[str], mentions: Callable[[str], set[str]]) -> bool:
+    """True when every word of the question is a name or asks who or what ("Who is Thomas Graham?", "Ushakov"):
+    a capitalized word inside it, one opening it that `mentions` finds in the articles, or an Arabic word of
+    `named` (with or without a clitic)."""
     for m in re.finditer(r"\w+", question):
         word = m.group()
         inside = bool(question[: m.start()].strip())
-        if normalize(word) in _IDENTITY or (word[:1].isupper() and word.isascii() and inside):
+        if normalize(word) in _IDENTITY or (word[:1].isupper() and word.isascii() and (inside or mentions(word))):
             continue
         bare = names.words_of(word)
         if not bare or not (bare & named or {w[1:] for w in bare} & named):

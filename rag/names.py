@@ -764,7 +764,7 @@ def countries_named(text: str) -> dict[str, str]:
     return found
 
 
-_RARE_ARABIC = 3.0  # an Arabic question word rarer than this, and not vocabulary, names something (كوميرسانت)
+_RARE_ARABIC = 4.5  # an Arabic question word rarer than this, and not vocabulary, names something (كوميرسانت; بوتين is 4.2)
 
 
 class Mentions:

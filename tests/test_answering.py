@@ -391,6 +391,20 @@ def test_who_is_someone_the_articles_name_in_passing_is_answered_with_the_senten
     assert a.generator.calls == [] and answer.answer.startswith("ما ورد في المقالات: «") and "كوميرسانت" in answer.citations[0].quote
 
 
+def test_a_bare_name_or_who_is_question_is_answered_with_the_articles_first_mentions(assistant) -> None:
+    a = assistant(_cite_first_passage)  # passages read close enough to the question for the model to run
+    for question in ("Ushakov", "Who is Sullivan?", "سوليفان", "من هو سوليفان؟"):
+        text, answer = streamed(a, question)
+        assert a.generator.calls == [], question  # asked who someone is, the model guesses at the role
+        assert not answer.refused and text == answer.answer and answer.citations, question
+        assert all(c.supported and c.text[c.start : c.end] == c.quote for c in answer.citations)
+    # each article introduces Sullivan with his title, then calls him Sullivan: the introduction is quoted
+    assert len({c.doc_id for c in answer.citations}) == len(answer.citations) == 2
+    assert all("مستشار الأمن القومي" in c.quote for c in answer.citations)
+    a.ask("What did Sullivan say?")  # asks more than who he is: the model answers
+    assert len(a.generator.calls) == 1
+
+
 def test_a_new_question_in_a_conversation_is_retrieved_on_its_own(assistant) -> None:
     a = assistant(_cite_first_passage)
     history = [{"role": "user", "content": "مع من تحدث سوليفان؟"}, {"role": "assistant", "content": "مع أوشاكوف [1]."}]

@@ -96,9 +96,9 @@ def test_unrelated_question_is_refused(real_assistant) -> None:
     assert answer.refused and answer.answer == "The articles do not say."
 
 
-@pytest.mark.parametrize(("question", "name"), [("Who is Kupchan?", "كوبشان"), ("ما هي كوميرسانت؟", "كوميرسانت")])
-def test_who_or_what_is_a_name_mentioned_in_passing_gets_the_sentence_naming_it(real_assistant, question: str, name: str) -> None:
-    answer = real_assistant.ask(question)  # every sentence reads far from so short a question: it was refused
+@pytest.mark.parametrize(("question", "name"), [("Who is Kupchan?", "كوبشان"), ("ما هي كوميرسانت؟", "كوميرسانت"), ("Ushakov", "أوشاكوف"), ("من هو سوليفان؟", "سوليفان")])
+def test_who_or_what_is_something_or_a_bare_name_gets_the_sentences_naming_it(real_assistant, question: str, name: str) -> None:
+    answer = real_assistant.ask(question)  # so short a question reads far from every sentence: it was refused, or the role guessed
     assert not answer.refused and answer.timings.completion_tokens == 0  # quoted, not generated
     assert answer.citations and all(c.supported and name in c.quote for c in answer.citations)
     assert real_assistant.ask("What is the population of Ankara?").refused  # Ankara is in the articles, its population is not
