@@ -174,8 +174,8 @@ class Assistant:
         started = time.perf_counter()
         p = self.prepare(question, history)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        if p.named and not p.unmentioned:
-            text, citations = self._naming(p)
+        text, citations = self._naming(p) if p.named and not p.unmentioned else ("", [])
+        if citations:  # none when no passage fits beside the question: it is then too long, as for any question
             yield Token(text)
             total = (time.perf_counter() - started) * 1000
             yield Answer(p.question, text, False, p.language, citations, Timings(retrieve_ms, 0, total, 0, total), p.fitted, p.hits, "", p.query)
