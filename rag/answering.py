@@ -27,6 +27,7 @@ bounded number of questions may wait for it.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -51,6 +52,7 @@ _NAMED_QUOTES = 2  # sentences quoted for it, from different passages
 _NAMED_LEAD = {"en": "What the articles say:", "ar": "ما ورد في المقالات:"}
 # Words of a question that asks only who or what something is ("Who is Kupchan?", "ما هي كوميرسانت؟")
 _IDENTITY = frozenset(words("who what is are was were the a an tell me about know do does say says articles من ما هو هي هم ماذا عن"))
+_CLAIM_CACHE = 64  # answer sentences whose embeddings are kept
 _NAME_CACHE = 20_000  # name and phrase embeddings kept before the cache starts over
 _PARTIAL_WORD = re.compile(r"\S+$")  # the last word of a streaming text may still grow
 REFUSALS = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
@@ -138,6 +140,7 @@ class Assistant:
         self._waiting = 0
         self._waiting_lock = threading.Lock()
         self._name_vectors: dict[str, np.ndarray] = {}
+        self._claim_vector = functools.lru_cache(maxsize=_CLAIM_CACHE)(embedder.embed_query)  # a claim is checked against several passages
 
     @property
     def queue_length(self) -> int:
@@ -395,8 +398,14 @@ class Assistant:
         return Answer(question, text, refused, language, citations, timings, passages, hits, draft, query)
 
     def _similarity(self, claim: str, sentences: list[str]) -> np.ndarray:
-        vector = self.embedder.embed_query(claim)
-        return self.embedder.embed_documents(sentences) @ vector
+        """Cosine similarity of a claim to sentences; a sentence of the corpus uses its stored vector."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        vector = self._claim_vector(claim)
+        stored = [self.index.sentence_vector(s) for s in sentences]
+        new = [s for s, v in zip(sentences, stored, strict=True) if v is None]
+        fresh = iter(self.embedder.embed_documents(new)) if new else iter(())
+        return np.stack([v if v is not None else next(fresh) for v in stored]) @ vector
 
     class _Turn:
         def __init__(self, assistant: Assistant) -> None:

@@ -16,6 +16,7 @@ format version, each file's SHA-256 and the embedding model.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -66,6 +67,15 @@ class Index:
     def sentence_rows(self, chunk_row: int) -> range:
         """Rows of sentence_vectors that belong to a chunk."""
         return range(int(self.sentence_offsets[chunk_row]), int(self.sentence_offsets[chunk_row + 1]))
+
+    @functools.cached_property
+    def _sentence_row(self) -> dict[str, int]:
+        return {text: row for row, text in enumerate(t for c in self.chunks for t in c.sentence_texts())}
+
+    def sentence_vector(self, text: str) -> np.ndarray | None:
+        """The stored vector of a sentence of the corpus, or None for any other text."""
+        row = self._sentence_row.get(text)
+        return None if row is None else self.sentence_vectors[row]
 
     @property
     def doc_count(self) -> int:

@@ -3,6 +3,7 @@ prompt safety, context fitting, bad questions and the queue."""
 
 import threading
 
+import numpy as np
 import pytest
 from conftest import FakeGenerator
 
@@ -416,3 +417,16 @@ def test_a_new_question_in_a_conversation_is_retrieved_on_its_own(assistant) -> 
     assert "Earlier question" not in _last_user(a.generator.calls[-1])
     follow_up = a.prepare("وماذا طلب منه؟", history)  # nothing of its own to go on: read with the question before it
     assert follow_up.context == "مع من تحدث سوليفان؟" and follow_up.query.startswith("مع من تحدث سوليفان؟")
+
+
+def test_similarity_to_corpus_sentences_uses_their_stored_vectors(assistant, fake_index, fake_embedder) -> None:
+    a = assistant(_cite_first_passage)
+    sentences = fake_index.chunks[0].sentence_texts()[:3]
+    other = "جملة ليست في المقالات"
+    assert fake_index.sentence_vector(other) is None
+    before = fake_embedder.embedded
+    sims = a._similarity("تحدث سوليفان مع أوشاكوف", [*sentences, other])
+    assert fake_embedder.embedded == before + 1  # only the sentence the index does not hold is embedded
+    fresh = fake_embedder.embed_documents([*sentences, other]) @ fake_embedder.embed_query("تحدث سوليفان مع أوشاكوف")
+    assert np.allclose(sims, fresh)
+    assert a._similarity("أي شيء", []).shape == (0,)
