@@ -290,16 +290,17 @@ class Assistant:
                 continue
             draft += " " + piece if draft == opening and opening and not piece[:1].isspace() else piece
             said = draft[len(opening) :]  # what the model wrote after the opening
-            if stream_draft and not _maybe_refusal(said) and not (yes_no and _maybe_verdict(said)):
+            if stream_draft and not _maybe_refusal(said) and not _maybe_filler(draft) and not (yes_no and _maybe_verdict(said)):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
-                visible = cite.settled_years(cite.held_back(prompting.stable_english(draft, glossary) if tidy else draft), stated)
+                plain = _without_filler(draft)
+                visible = cite.settled_years(cite.held_back(prompting.stable_english(plain, glossary) if tidy else plain), stated)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
                 if len(visible) > len(shown) and visible.startswith(shown) and not cite.says_nothing(_PARTIAL_WORD.sub("", visible), given):
                     if first is None:
                         first = time.perf_counter()
                     yield Token(visible[len(shown) :])
                     shown = visible
-        draft = draft.strip()
+        draft = _without_filler(draft).strip()
         said = draft[len(opening) :]
         valid = {x.n for x in passages}
         cleaned = cite.clean_markers(draft, valid)
@@ -440,6 +441,22 @@ def _maybe_verdict(text: str) -> bool:
     """True while an answer (after its opening) could still be a bare yes or no: its first word is unfinished, or is one."""
     word = _FIRST_WORD.match(text)
     return word is None or word.end() == len(text) or bool(_VERDICT.match(text) or re.fullmatch(r"\s*(?:لا|كلا)\s*", text))
+
+
+# A courtesy opening the answer ("بالطبع،" "Of course,"): it says nothing, and before a fact it reads as condescension
+_FILLERS = ("بالطبع", "طبعا", "طبعاً", "بالتأكيد", "of course", "sure", "certainly")
+_FILLER = re.compile(rf"\s*(?:{'|'.join(_FILLERS)})\s*[،,:!]\s*", re.IGNORECASE)
+
+
+def _without_filler(text: str) -> str:
+    """The answer without a courtesy word opening it."""
+    return text[m.end() :] if (m := _FILLER.match(text)) else text
+
+
+def _maybe_filler(text: str) -> bool:
+    """True while streamed text could still be a courtesy word opening the answer (its punctuation not yet written)."""
+    stripped = text.strip().casefold()
+    return bool(stripped) and not _FILLER.match(text) and any(f.startswith(stripped) for f in _FILLERS)
 
 
 def _maybe_refusal(text: str) -> bool:

@@ -247,6 +247,21 @@ def test_the_streamed_text_is_the_answer_shown_at_the_end(assistant) -> None:
     assert not answer.refused and text == answer.answer  # held back while unchecked, then shown whole
 
 
+def test_a_courtesy_word_opening_the_answer_is_neither_streamed_nor_shown(assistant) -> None:
+    english = lambda m: "Sullivan talked to Yuri Ushakov [1]."  # noqa: E731
+    for question, plain, opening in (
+        ("مع من تحدث سوليفان؟", _cite_first_passage, "بالطبع، "),
+        ("Who did Sullivan talk to?", english, "Of course, "),
+        ("Who did Sullivan talk to?", english, "Sure: "),
+    ):
+        text, answer = streamed(assistant(lambda m, plain=plain, opening=opening: opening + plain(m)), question)
+        assert text == answer.answer == assistant(plain).ask(question).answer  # as if the model had not written it
+        assert not answer.refused and answer.citations[0].supported
+    # a word that only starts like one is streamed as it is
+    text, answer = streamed(assistant(lambda m: "Surely Sullivan talked to Yuri Ushakov [1]."), "Who did Sullivan talk to?")
+    assert text == answer.answer and answer.answer.startswith("Surely Sullivan")
+
+
 def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_completed_with_a_passage_sentence(assistant) -> None:
     for respond in (lambda m: "[1] [2]", lambda m: "الشخص الذي تحدث معه سوليفان هو [1].", lambda m: "تحدث سوليفان مع من ذكرتهم الفقرة [1]"):
         text, answer = streamed(assistant(respond), "مع من تحدث سوليفان؟")
