@@ -58,7 +58,7 @@ def test_percentile() -> None:
 
 
 def test_question_set_is_well_formed_and_grounded() -> None:
-    """Every gold evidence string occurs in a gold article; the set covers what it must."""
+    """Every gold evidence string occurs in a gold article; the set covers what it must; the held-out set is apart from it."""
     from collections import Counter
 
     from conftest import SEEDS
@@ -75,7 +75,9 @@ def test_question_set_is_well_formed_and_grounded() -> None:
     assert sum(not q.answerable for q in questions) >= 10
     assert sum(bool(q.history) for q in questions) >= 4
     assert sum(len(q.doc_ids) > 1 for q in questions) >= 4
-    for q in questions:
+    heldout = load_questions(REPO_ROOT / "eval" / "heldout.jsonl")
+    assert not {q.id for q in questions} & {q.id for q in heldout} and not {q.question for q in questions} & {q.question for q in heldout}
+    for q in questions + heldout:
         for doc_id in q.doc_ids:
             assert any(normalize(e) in docs[doc_id] for e in q.evidence), (q.id, doc_id)
 
