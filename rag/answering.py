@@ -284,15 +284,26 @@ class Assistant:
         given = f"{p.context} {question}"  # words an answer must go beyond to say something
         stated = " ".join([given, *(x.text for x in passages)])  # what a year in the answer must come from
         usage = Usage(0, 0)
-        for piece in gen.stream(messages, self.settings.max_answer_tokens):
+        pieces = gen.stream(messages, self.settings.max_answer_tokens)
+        for piece in pieces:
             if isinstance(piece, Usage):
                 usage = piece
                 continue
             draft += " " + piece if draft == opening and opening and not piece[:1].isspace() else piece
             said = draft[len(opening) :]  # what the model wrote after the opening
+            loop = _loop_start(said, _LOOP_REPEATS, _LOOP_CHARS)
+            if loop is not None:
+                # the model is stuck repeating itself ("3000000000…"): stop it, and keep only the sentences before
+                if close := getattr(pieces, "close", None):
+                    close()
+                usage = Usage(gen.prompt_tokens(messages), gen.count_tokens(said))
+                draft = opening + _before_sentence(said, loop)
+                break
             if stream_draft and not _maybe_refusal(said) and not _maybe_filler(draft) and not (yes_no and _maybe_verdict(said)):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
+                # and so does a run that repeats itself: it may be the start of a loop (above)
                 plain = _without_filler(draft)
+                plain = plain[: _loop_start(plain, 3, 3)]
                 visible = cite.settled_years(cite.held_back(prompting.stable_english(plain, glossary) if tidy else plain), stated)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
                 if len(visible) > len(shown) and visible.startswith(shown) and not cite.says_nothing(_PARTIAL_WORD.sub("", visible), given):
@@ -457,6 +468,30 @@ def _maybe_filler(text: str) -> bool:
     """True while streamed text could still be a courtesy word opening the answer (its punctuation not yet written)."""
     stripped = text.strip().casefold()
     return bool(stripped) and not _FILLER.match(text) and any(f.startswith(stripped) for f in _FILLERS)
+
+
+_LOOP_REPEATS = 6  # a piece of text repeated this often at the end of an answer, over
+_LOOP_CHARS = 24  # at least this many characters, is the model stuck in a loop (no number has 24 zeros)
+_LOOP_TAIL = 200  # characters searched for it
+_REPEATED = re.compile(r"(.{1,12}?)\1+$", re.DOTALL)
+_SENTENCE_END = re.compile(r"[.!?؟\n](?:\s*\[\d+\])*")
+
+
+def _loop_start(text: str, repeats: int, chars: int) -> int | None:
+    """Where a run ending `text` begins in which one piece (up to 12 characters) repeats at least `repeats`
+    times over at least `chars` characters ("3000000…", "، و، و، و"); None without one."""
+    offset = max(0, len(text) - _LOOP_TAIL)
+    match = _REPEATED.search(text, offset)
+    if match is None:
+        return None
+    run = len(text) - match.start()
+    return match.start() if run >= chars and run >= repeats * len(match.group(1)) else None
+
+
+def _before_sentence(text: str, end: int) -> str:
+    """The whole sentences of text[:end] (with the markers after them): the sentence a loop began in is dropped."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, end)]
+    return text[: ends[-1]] if ends else ""
 
 
 def _maybe_refusal(text: str) -> bool:

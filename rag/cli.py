@@ -84,8 +84,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     history = _read_history(args.history) if args.history else []
     assistant = load_assistant(settings)
     answer: Answer | None = None
+    streamed = ""
     for event in assistant.stream(args.question, history):
         if isinstance(event, Token):
+            streamed += event.text
             if not args.json:
                 print(event.text, end="", flush=True)
         else:
@@ -95,6 +97,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
     print()
+    if streamed.strip() != answer.answer.strip():  # withdrawn after it began (a loop, the refusal marker late): the answer is this
+        print(answer.answer)
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:

@@ -262,6 +262,51 @@ def test_a_courtesy_word_opening_the_answer_is_neither_streamed_nor_shown(assist
     assert text == answer.answer and answer.answer.startswith("Surely Sullivan")
 
 
+def test_an_answer_stuck_in_a_loop_is_stopped_and_keeps_only_the_sentences_before_it(assistant) -> None:
+    def counted(a: Assistant) -> list[str]:
+        pulled: list[str] = []
+        stream = a.generator.stream
+
+        def pulling(messages, max_tokens):
+            for piece in stream(messages, max_tokens):
+                pulled.append(piece)
+                yield piece
+
+        a.generator.stream = pulling
+        return pulled
+
+    # nothing before the loop: the refusal (the model said nothing usable), the model stopped early
+    a = assistant(lambda m: "3" + " 0" * 200)
+    pulled = counted(a)
+    text, answer = streamed(a, "مع من تحدث سوليفان؟")
+    assert answer.refused and answer.answer == REFUSALS["ar"] and not answer.citations
+    assert len(pulled) < 30 and "0 0 0" not in text  # stopped within a few repeats; the repeats never streamed
+    assert answer.timings.completion_tokens == len(pulled) and answer.timings.prompt_tokens > 0
+    # a whole sentence before it stays, with its citation
+    a = assistant(lambda m: _cite_first_passage(m) + " ثم" + " و، و،" * 40)
+    pulled = counted(a)
+    text, answer = streamed(a, "مع من تحدث سوليفان؟")
+    assert not answer.refused and answer.answer == assistant(_cite_first_passage).ask("مع من تحدث سوليفان؟").answer
+    assert answer.citations[0].supported and len(pulled) < 60
+    # numbers with repeated digits are not loops, and stream whole
+    text, answer = streamed(assistant(lambda m: "قال سوليفان إن 2000000 شخص تحدثوا [1]."), "مع من تحدث سوليفان؟")
+    assert "2000000" in answer.answer and text == answer.answer
+
+
+def test_rag_ask_prints_the_final_answer_when_it_is_not_what_streamed(assistant, monkeypatch, capsys) -> None:
+    import rag.answering
+    from rag import cli
+
+    monkeypatch.setattr(rag.answering, "load_assistant", lambda settings: assistant(lambda m: "3" + " 0" * 200))
+    assert cli.main(["ask", "مع من تحدث سوليفان؟"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("3") and lines[1] == REFUSALS["ar"]  # what streamed, then the answer that replaced it
+    monkeypatch.setattr(rag.answering, "load_assistant", lambda settings: assistant(_cite_first_passage))
+    assert cli.main(["ask", "مع من تحدث سوليفان؟"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("سوليفان") >= 1 and out.split("\n")[1] == ""  # streamed once, not repeated
+
+
 def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_completed_with_a_passage_sentence(assistant) -> None:
     for respond in (lambda m: "[1] [2]", lambda m: "الشخص الذي تحدث معه سوليفان هو [1].", lambda m: "تحدث سوليفان مع من ذكرتهم الفقرة [1]"):
         text, answer = streamed(assistant(respond), "مع من تحدث سوليفان؟")
