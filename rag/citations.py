@@ -94,8 +94,10 @@ def _forms(word: str) -> set[str]:
 def says_nothing(text: str, given: str) -> bool:
     """True when text, markers aside, holds no word that `given` (the question) lacks: an answer
     that repeats the question ("ما الصحيفة التي كشفت المحادثات؟ [1]") or points at passages."""
-    known = {f for w in words(given) for f in _forms(w)} | _STOP
-    return all(w not in _ANSWERING and (_forms(w) & known or not w.isalnum()) for w in words(strip_markers(text)))
+    asked = set(words(given))
+    known = {f for w in asked for f in _forms(w)} | _STOP
+    # "not" answers "Did Burns negotiate?", but only repeats "…saying Burns was not negotiating?"
+    return all((w not in _ANSWERING or w in asked) and (_forms(w) & known or not w.isalnum()) for w in words(strip_markers(text)))
 
 
 def echoes(text: str, question: str, context: str = "") -> bool:

@@ -330,6 +330,15 @@ def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_compl
     assert text == answer.answer == "Ushakov [1]"  # one of the options asked about is an answer
 
 
+def test_a_question_given_back_is_quoted_even_when_it_says_not(assistant) -> None:
+    question = "Which newspaper said Sullivan was not negotiating?"
+    text, answer = streamed(assistant(lambda m: "The newspaper said Sullivan was not negotiating. [1]"), question)
+    assert text == answer.answer and answer.answer.startswith("“") and "was not negotiating" not in answer.answer
+    # a "not" the question lacks still says something
+    text, answer = streamed(assistant(lambda m: "Sullivan did not say. [1]"), "What did Sullivan say?")
+    assert answer.answer.startswith("Sullivan did not say.")
+
+
 def test_an_english_yes_no_question_is_answered_with_what_the_passages_state(assistant) -> None:
     seen = []
 
