@@ -45,7 +45,7 @@ from .generation import Generator, Message, Usage
 from .index import Index
 from .retrieval import Hit, Passage, Retriever
 from .settings import Settings
-from .text import detect_language, normalize, strip_special_tokens, words
+from .text import detect_language, normalize, split_sentences, strip_special_tokens, words
 
 _NAMED_CHUNKS = 3  # chunks added to the hits for what the question names, when its meaning matched too little
 _NAMED_QUOTES = 2  # sentences quoted for it, from different passages
@@ -474,7 +474,7 @@ _LOOP_REPEATS = 6  # a piece of text repeated this often at the end of an answer
 _LOOP_CHARS = 24  # at least this many characters, is the model stuck in a loop (no number has 24 zeros)
 _LOOP_TAIL = 200  # characters searched for it
 _REPEATED = re.compile(r"(.{1,12}?)\1+$", re.DOTALL)
-_SENTENCE_END = re.compile(r"[.!?؟\n](?:\s*\[\d+\])*")
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\d{1,3}\])*")
 
 
 def _loop_start(text: str, repeats: int, chars: int) -> int | None:
@@ -489,9 +489,11 @@ def _loop_start(text: str, repeats: int, chars: int) -> int | None:
 
 
 def _before_sentence(text: str, end: int) -> str:
-    """The whole sentences of text[:end] (with the markers after them): the sentence a loop began in is dropped."""
-    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, end)]
-    return text[: ends[-1]] if ends else ""
+    """The sentences of text before the one reaching past `end`, with the markers after them citing
+    them: the sentence a loop began in is dropped."""
+    start = next((span.start for span in split_sentences(text) if span.end > end), len(text))
+    markers = _LEADING_MARKERS.match(text, start)  # always matches, if only nothing
+    return text[: markers.end() if markers else start].strip()
 
 
 def _maybe_refusal(text: str) -> bool:

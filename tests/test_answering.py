@@ -288,6 +288,8 @@ def test_an_answer_stuck_in_a_loop_is_stopped_and_keeps_only_the_sentences_befor
     text, answer = streamed(a, "مع من تحدث سوليفان؟")
     assert not answer.refused and answer.answer == assistant(_cite_first_passage).ask("مع من تحدث سوليفان؟").answer
     assert answer.citations[0].supported and len(pulled) < 60
+    # a decimal point ends no sentence: the loop's sentence goes whole
+    assert assistant(lambda m: "سوليفان دفع 3.5" + "0" * 40).ask("مع من تحدث سوليفان؟").refused
     # numbers with repeated digits are not loops, and stream whole
     text, answer = streamed(assistant(lambda m: "قال سوليفان إن 2000000 شخص تحدثوا [1]."), "مع من تحدث سوليفان؟")
     assert "2000000" in answer.answer and text == answer.answer
