@@ -304,6 +304,7 @@ class Assistant:
                 # and so does a run that repeats itself: it may be the start of a loop (above)
                 plain = _without_filler(draft)
                 plain = plain[: _loop_start(plain, 3, 3)]
+                plain = plain[: _marker_start(plain)]  # and so does what may be the refusal marker, begun after other text
                 visible = cite.settled_years(cite.held_back(prompting.stable_english(plain, glossary) if tidy else plain), stated)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
                 if len(visible) > len(shown) and visible.startswith(shown) and not cite.says_nothing(_PARTIAL_WORD.sub("", visible), given):
@@ -500,6 +501,16 @@ def _maybe_refusal(text: str) -> bool:
     """True while streamed text could still be the start of the refusal marker."""
     stripped = text.strip()
     return not stripped or any(m.startswith(stripped[: len(m)]) for m in prompting.REFUSAL_MARKERS) or prompting.refuses(stripped)
+
+
+def _marker_start(text: str) -> int | None:
+    """Where a refusal marker, whole or still being written ("…\nNOT_IN_S"), ends the text as a word of its own; None when none does."""
+    for marker in prompting.REFUSAL_MARKERS:
+        for size in range(len(marker), 0, -1):
+            start = len(text) - size
+            if text.endswith(marker[:size]) and (start == 0 or not text[start - 1].isalnum()):
+                return start
+    return None
 
 
 def _unmentioned(question: str, hits: list[Hit]) -> list[str]:

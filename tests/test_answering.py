@@ -77,6 +77,26 @@ def test_model_declining_becomes_the_refusal_message(assistant) -> None:
     assert [e.text for e in events if isinstance(e, Token)] == [REFUSALS["ar"]]  # the marker itself never streams
 
 
+def test_the_refusal_marker_written_after_other_text_never_streams(assistant) -> None:
+    # the model writes something, then declines; the marker comes in pieces, as its tokens do
+    a = assistant(lambda m: "")
+    stream = a.generator.stream
+
+    def pieces(messages, max_tokens):
+        for piece in stream(messages, max_tokens):
+            if not isinstance(piece, str):
+                yield from ("FROM: PASSENGER 1\n", "NOT", "_IN", "_S", "OURCES")
+            yield piece
+
+    a.generator.stream = pieces
+    events = list(a.stream("مع من تحدث سوليفان؟"))
+    tokens = "".join(e.text for e in events if isinstance(e, Token))
+    answer = events[-1]
+    assert answer.refused and answer.answer == REFUSALS["ar"]
+    assert "N" not in tokens.replace("FROM: PASSENGER", "")  # no piece of the marker showed, however short
+    assert tokens.endswith(REFUSALS["ar"])
+
+
 def test_english_question_gets_english_prompt_with_name_spellings(assistant) -> None:
     a = assistant(lambda m: "Sullivan talked to Yuri Ushakov [1].")
     answer = a.ask("Who did Sullivan talk to?")
