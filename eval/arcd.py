@@ -1,6 +1,7 @@
 """The assistant on ARCD, an outside Arabic QA benchmark it was not built on.
 
     .venv/bin/python eval/arcd.py [--sample 100] [--work DIR] [--out eval/arcd]
+    .venv/bin/python eval/arcd.py --english     # eval/arcd_en.jsonl, report in eval/arcd_en
 
 ARCD (Mozannar et al., WANLP 2019; ../shared/benchmarks/arcd/) holds 702
 crowd-written questions over 234 paragraphs of 78 Arabic Wikipedia articles.
@@ -15,6 +16,12 @@ rule), token F1 against the closest gold span (the SQuAD measure; a sentence
 answer scores below a bare span), false refusals, citations whose passage
 holds a gold span, latency and prompt size. Writes report.md and
 results.json to --out; the index is kept in --work for the next run.
+
+With --english, the questions are eval/arcd_en.jsonl: 45 of the sampled
+ARCD questions put into English, each with the English answers that count
+(names as English writes them, numbers, dates); the gold spans stay the
+evidence. The figures are the same, except token F1, which an English answer
+against an Arabic span cannot have.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from rag.settings import Settings  # noqa: E402
 from rag.text import normalize  # noqa: E402
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "benchmarks" / "arcd" / "arcd-test.json"
+ENGLISH = ROOT / "eval" / "arcd_en.jsonl"  # ARCD questions put into English, with English answers
 _SPAN_EDGES = " \t\n.,،؛;:()\"'«»“”"  # gold spans often carry the punctuation around them: "(15 يناير 1918", "في عام 1995،"
 
 
@@ -85,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="arcd-test.json")
     parser.add_argument("--sample", type=int, default=100, help="questions asked, evenly spread (0: all 702)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "rag" / "arcd", help="corpus and index folder, kept between runs")
-    parser.add_argument("--out", type=Path, default=ROOT / "eval" / "arcd", help="report folder")
+    parser.add_argument("--out", type=Path, default=None, help="report folder (default eval/arcd, or eval/arcd_en with --english)")
+    parser.add_argument("--english", action="store_true", help=f"ask the English questions of {ENGLISH.relative_to(ROOT)} instead of a sample")
     args = parser.parse_args(argv)
+    args.out = args.out or ROOT / "eval" / ("arcd_en" if args.english else "arcd")
 
     from rag import index as index_mod
     from rag.embedding import load_embedder
@@ -95,32 +105,37 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.load({"corpus_dir": args.work / "corpus", "index_dir": args.work / "index"})
     report = index_mod.build(settings.corpus_dir, settings.index_dir, load_embedder(settings), settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap)
     print(f"index: {report.documents} articles, {report.chunks} chunks ({report.embedded} texts embedded)", file=sys.stderr)
-    questions = evaluation.load_questions(questions_path)
+    questions = evaluation.load_questions(ENGLISH if args.english else questions_path)
     started = time.time()
     data = evaluation.run(settings, questions, retrieval_only=False)
     minutes = (time.time() - started) / 60
     for r, q in zip(data["results"], questions, strict=True):
-        r["f1"] = 0.0 if r["refused"] else round(token_f1(r["answer"], q.answers[0]), 3)
+        # gold spans are Arabic: token F1 says nothing of an English answer
+        r["f1"] = 0.0 if r["refused"] or args.english else round(token_f1(r["answer"], q.answers[0]), 3)
     s = data["summary"]["all"]
     f1 = sum(r["f1"] for r in data["results"]) / len(data["results"])
+    asked = (f"the {len(questions)} English questions of {ENGLISH.relative_to(ROOT)}" if args.english
+             else f"{len(questions)} of the 702 questions (every {702 // len(questions)}th)")
+    command = "--english" if args.english else f"--sample {args.sample}"
     lines = [
-        "# ARCD", "",
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {len(questions)} of the 702 questions (every {702 // len(questions)}th), "
+        "# ARCD" + (", asked in English" if args.english else ""), "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {asked}, "
         f"{report.documents} articles in {report.chunks} chunks; embedding {settings.embedding_model}, generator {settings.generator_model}; {minutes:.1f} min.",
-        f"Command: `.venv/bin/python eval/arcd.py --sample {args.sample}`.", "",
+        f"Command: `.venv/bin/python eval/arcd.py {command}`.", "",
         "| measure | value |", "|---|---|",
         f"| gold article retrieved, R@1 / R@5 (dense) | {s['dense']['r@1']:.2f} / {s['dense']['r@5']:.2f} |",
-        f"| answer contains a gold span | {s['accuracy']:.3f} |",
-        f"| token F1 against the closest gold span | {f1:.3f} |",
+        f"| answer contains a gold span | {s['accuracy']:.3f} |" if not args.english else f"| answer contains the English answer | {s['accuracy']:.3f} |",
+        *([] if args.english else [f"| token F1 against the closest gold span | {f1:.3f} |"]),
         f"| false refusals | {s['false_refusal_rate']:.3f} |",
         f"| citations whose passage holds a gold span | {evaluation._fmt(s['citation_precision'])} |",
         f"| citations verified against their passage | {evaluation._fmt(s['faithfulness'])} |",
         f"| first token p50 / total p50 | {s['ttft_p50_ms'] / 1000:.1f} s / {s['total_p50_ms'] / 1000:.1f} s |",
         f"| median prompt tokens | {s['prompt_tokens_p50']} |",
-        "", "| question | gold | answer | contains | F1 |", "|---|---|---|---|---|",
+        "", "| question | gold | answer | contains |" + ("" if args.english else " F1 |"), "|---|---|---|---|" + ("" if args.english else "---|"),
     ]
     for r, q in zip(data["results"], questions, strict=True):
-        cell = [q.question, " / ".join(q.answers[0]), r["answer"], "yes" if r["correct"] else "no", f"{r['f1']:.2f}"]
+        gold = " + ".join(" / ".join(group) for group in q.answers) if args.english else " / ".join(q.answers[0])
+        cell = [q.question, gold, r["answer"], "yes" if r["correct"] else "no", f"{r['f1']:.2f}"][: 4 if args.english else 5]
         lines.append("| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in cell) + " |")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

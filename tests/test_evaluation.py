@@ -122,3 +122,26 @@ def test_arcd_becomes_a_corpus_and_a_question_set(tmp_path) -> None:
     assert "عاصمتها القاهرة" in docs[0].text
     assert arcd.token_f1("عاصمتها القاهرة [1]", ["القاهرة"]) == pytest.approx(2 / 3)
     assert arcd.token_f1("القاهرة", ["القاهرة", "مدينة القاهرة"]) == 1.0 and arcd.token_f1("الجيزة", ["القاهرة"]) == 0.0
+
+
+def test_english_arcd_questions_match_the_benchmark() -> None:
+    """Each English question is an ARCD question put into English: its id, article and gold spans are the benchmark's,
+    and it is judged by English answers only (an English answer quoting the Arabic span does not count)."""
+    import json
+    import sys
+
+    from rag.evaluation import REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT / "eval"))
+    import arcd
+
+    data = json.loads(arcd.DEFAULT_SOURCE.read_text(encoding="utf-8"))["data"]
+    asked = {f"arcd-{qa['id']}": (f"arcd_{number:03d}", paragraph["context"], qa) for number, article in enumerate(data)
+             for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
+    english = load_questions(arcd.ENGLISH)
+    assert len(english) >= 40 and len({q.id for q in english}) == len(english)
+    for q in english:
+        doc_id, context, qa = asked[q.id.removesuffix("-en")]
+        assert q.language == "en" and q.answerable and q.doc_ids == [doc_id], q.id
+        assert q.evidence and all(span in context for span in q.evidence), q.id
+        assert all(group and all(not any("\u0600" <= ch <= "\u06ff" for ch in alias) for alias in group) for group in q.answers), q.id
