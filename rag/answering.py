@@ -351,7 +351,7 @@ class Assistant:
             answer = cite.drop_unstated_years(cite.clean_markers("".join(parts).strip(), valid), stated)
             if not cite.markers(answer) and cite.markers(draft):
                 answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
-        citations = cite.build(answer, passages, check_text=answer if complete else draft, similarity=self._similarity, glossary=glossary, question=question)
+        citations = cite.build(answer, passages, check_text=answer if complete else draft, similarity=self._similarity, glossary=glossary, question=given)
         if weak and not any(c.supported for c in citations):
             # weak evidence and nothing in the answer verifies against it: most likely invented
             text = REFUSALS[language]

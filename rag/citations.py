@@ -2,7 +2,7 @@
 
 Markers map back through the same numbering the prompt used; a marker that
 points at no passage is dropped. Each cited sentence is checked against its
-passage: it is *supported* when the names and numbers it contains occur in
+passage: it is *supported* when the names, numbers and months it contains occur in
 the passage (after Arabic normalization) and enough of its content words do,
 or when it states no name the passage lacks and is semantically close to a
 passage sentence. The citation carries the passage sentence that best
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .documents import MONTHS
 from .retrieval import Passage
 from .text import normalize, split_sentences, words
 
@@ -135,10 +136,29 @@ def _overlap(claim: str, passage_sentence: str) -> float:
     return hits / len(claim_words)
 
 
+_THOUSANDS = re.compile(r"(?<=\d)[,٬](?=\d{3}(?!\d))")  # 1,000 is the number 1000
+_ENGLISH_NAMES = "|".join(m.capitalize() for m in MONTHS if m.isascii() and (len(m) > 3 or m == "may"))  # not "Jun", a name too
+_ARABIC_NAMES = "|".join(sorted((re.escape(m) for m in MONTHS if not m.isascii()), key=len, reverse=True))
+_ENGLISH_MONTH = re.compile(rf"\b({_ENGLISH_NAMES})\b")
+_ARABIC_MONTH = re.compile(rf"(?<!\w)[وبلف]?({_ARABIC_NAMES})(?!\w)")
+_FATHER = normalize("آب")  # August in the Levant, and (folded) أب, "father"
+
+
+def facts(text: str, claim: bool = False) -> frozenset[str]:
+    """The numbers a text states, whole ("20" is not in "2020"), and its months as "month:N"
+    (English ones capitalized: "may" is a verb). A claim's آب is not read as a month: folded, it is أب, "father"."""
+    numbers = _NUMBER.findall(_THOUSANDS.sub("", normalize(text)))
+    months = {MONTHS[m.lower()] for m in _ENGLISH_MONTH.findall(text)}
+    months |= {MONTHS[m] for m in _ARABIC_MONTH.findall(normalize(text)) if not (claim and m == _FATHER)}
+    return frozenset([*numbers, *(f"month:{n}" for n in months)])
+
+
 def _facts_present(claim: str, passage_text: str, given: frozenset[str] = frozenset()) -> bool:
-    """Numbers of the claim all occur in the passage, except those in `given` (restated from the question)."""
-    target = normalize(passage_text)
-    return all(n in target or n in given for n in _NUMBER.findall(normalize(claim)))
+    """The claim's numbers and months all occur in the passage, except those in `given` (restated from the question).
+
+    Whole numbers: a model misreading "suspended in March 2020" as "signed on March 20, 2020"
+    states a day the passage does not have. Months too: "May 2022" is not "February 2022"."""
+    return facts(claim, claim=True) <= facts(passage_text) | given
 
 
 def _states(fragment: str, sentence: str, arabic_names: Iterable[str]) -> bool:
@@ -226,7 +246,7 @@ def build(
     together with its question: it is supported by an evidence sentence of the
     passage (one picked for the question) that states it.
     """
-    given = frozenset(_NUMBER.findall(normalize(question)))
+    given = facts(question)
     words_of = name_words(glossary or {})
     names = {en: ar for ar, en in (glossary or {}).items()}
     by_n = {p.n: p for p in passages}

@@ -59,7 +59,8 @@ _CREDIT = re.compile(
 _LEADING_HASHTAGS = re.compile(r"^(?:#\S+?_)+")
 _SENTENCE_PUNCT = re.compile(r"[.!?؟؛:،,«»\"“”]")
 
-_MONTHS = {
+# Month names of Arabic news (Egyptian and Levantine names) and English, normalized: their numbers.
+MONTHS = {
     normalize(name): number
     for number, names in enumerate(
         [
@@ -80,7 +81,7 @@ _MONTHS = {
     )
     for name in names
 }
-_MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+_MONTH_ALT = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 _DATE = re.compile(rf"(?<!\d)(\d{{1,2}})[\s\-/]+(?:من\s+)?({_MONTH_ALT})[\s\-/,]+(\d{{4}})(?!\d)")
 _DATE_EN = re.compile(rf"\b({_MONTH_ALT})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b")
 _HEADER_LINES = 6  # a publication date is stated near the top
@@ -90,10 +91,10 @@ def find_date(text: str) -> str | None:
     """The first full date (day, month name, year) in text, as ISO, or None."""
     norm = normalize(text)
     for match in _DATE.finditer(norm):
-        if iso := _iso(int(match.group(3)), _MONTHS[match.group(2)], int(match.group(1))):
+        if iso := _iso(int(match.group(3)), MONTHS[match.group(2)], int(match.group(1))):
             return iso
     for match in _DATE_EN.finditer(norm):
-        if iso := _iso(int(match.group(3)), _MONTHS[match.group(1)], int(match.group(2))):
+        if iso := _iso(int(match.group(3)), MONTHS[match.group(1)], int(match.group(2))):
             return iso
     return None
 

@@ -250,6 +250,21 @@ def test_follow_up_uses_the_previous_question_for_retrieval(assistant) -> None:
     assert "مع أوشاكوف [1]." not in _last_user(a.generator.calls[0])  # past answers are not replayed
 
 
+def test_the_earlier_questions_numbers_are_a_follow_ups_premise(assistant) -> None:
+    """A follow-up's answer may restate what the earlier question said ("before the May 2022 call"): as with
+    the question's own numbers and months, the passage need not state them."""
+
+    def respond(messages) -> str:
+        n = next(line[1] for line in _last_user(messages).splitlines() if line[:1] == "[" and "18 فبراير" in line)
+        return f"قبل اتصال مايو 2022، تحدث أوستن وشويغو في 18 فبراير [{n}]."
+
+    history = [{"role": "user", "content": "ماذا طلب أوستن من شويغو في اتصال مايو 2022؟"}, {"role": "assistant", "content": "وقف فوري لإطلاق النار [1]."}]
+    (c,) = assistant(respond).ask("ومتى كانت المحادثة الأولى بين أوستن وشويغو قبل ذلك؟", history).citations
+    assert c.supported and "18 فبراير" in c.quote
+    (c,) = assistant(respond).ask("متى كانت المحادثة الأولى بين أوستن وشويغو؟").citations
+    assert not c.supported  # asked alone, May 2022 is the answer's own claim, and the passage does not state it
+
+
 def test_streaming_yields_tokens_then_the_answer(assistant) -> None:
     events = list(assistant(_cite_first_passage).stream("مع من تحدث سوليفان؟"))
     assert isinstance(events[-1], Answer) and all(isinstance(e, Token) for e in events[:-1])

@@ -112,6 +112,38 @@ def test_numbers_restated_from_the_question_are_not_held_against_the_claim() -> 
     assert not c.supported  # a number the question did not state still has to be in the passage
 
 
+_SUSPENDED = "وكانت عمليات التفتيش بموجب معاهدة نيو ستارت قد عُلقت في مارس (آذار) 2020 بسبب جائحة كوفيد-19."
+_SUSPENDED_CHUNK = Chunk("c4", "doc4", "عنوان", None, _SUSPENDED, 0, len(_SUSPENDED), ((0, len(_SUSPENDED)),))
+_GLOSSARY = {"نيو ستارت": "New START"}
+
+
+def test_a_number_is_stated_whole_not_as_part_of_another() -> None:
+    """A misreading of "suspended in March 2020" as "signed on March 20, 2020" has a day the passage lacks:
+    20 is in 2020 as text, not as a number."""
+    evidence = [Passage(1, _SUSPENDED_CHUNK, (0,), 0.6)]
+    (c,) = cite.build("New START inspections were suspended in March 2020. [1]", evidence, glossary=_GLOSSARY)
+    assert c.supported
+    (c,) = cite.build("The New START treaty was signed on March 20, 2020. [1]", evidence, glossary=_GLOSSARY)
+    assert not c.supported
+    assert cite.facts("About 1,000 inspectors") == cite.facts("نحو 1000 مفتش")  # a thousands separator is not two numbers
+
+
+def test_a_month_the_passage_does_not_state_is_not_supported() -> None:
+    evidence = [Passage(1, _SUSPENDED_CHUNK, (0,), 0.6)]
+    (c,) = cite.build("New START inspections were suspended in May 2020. [1]", evidence, glossary=_GLOSSARY)
+    assert not c.supported
+    (c,) = cite.build("عُلقت عمليات التفتيش بموجب معاهدة نيو ستارت في آذار/أيار 2020. [1]", evidence)
+    assert not c.supported  # March is there, May (أيار) is not
+    (c,) = cite.build("عُلقت عمليات التفتيش بموجب معاهدة نيو ستارت في مارس 2020. [1]", evidence)
+    assert c.supported  # مارس and آذار are both March
+    # a month the question states is its premise, as numbers are
+    (c,) = cite.build("Before May, New START inspections were suspended in March 2020. [1]", evidence, glossary=_GLOSSARY,
+                      question="What happened to New START inspections before May?")
+    assert c.supported
+    # "may" the verb is no month, nor is أب ("father", August آب once folded)
+    assert cite.facts("Burns may raise the issue.", claim=True) == cite.facts("أب بيرنز", claim=True) == frozenset()
+
+
 def test_a_fragment_answer_is_checked_with_its_question() -> None:
     text = "وقالت الشبكة إنها نقلت عن 6 مسؤولين مطلعين. وأضافت أن الاجتماع جرى في نيويورك."
     chunk = Chunk("c3", "doc3", "عنوان", None, text, 0, len(text), tuple((s.start, s.end) for s in split_sentences(text)))
