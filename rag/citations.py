@@ -240,8 +240,9 @@ def build(
     its citation keeps the marker's number (the answer may be on screen
     already) and carries the supporting passage.
 
-    Numbers the question states ("Before the May 2022 call, …") are its
+    Numbers and months the question states ("Before the May 2022 call, …") are its
     premise, not the answer's claim: a claim restating them is not held to them.
+    (The assistant passes a follow-up together with the question before it.)
     An answer of a few words ("6", "Mary Beth Long") claims something only
     together with its question: it is supported by an evidence sentence of the
     passage (one picked for the question) that states it.
