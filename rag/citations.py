@@ -147,9 +147,10 @@ _FATHER = normalize("آب")  # August in the Levant, and (folded) أب, "father"
 def facts(text: str, claim: bool = False) -> frozenset[str]:
     """The numbers a text states, whole ("20" is not in "2020"), and its months as "month:N"
     (English ones capitalized: "may" is a verb). A claim's آب is not read as a month: folded, it is أب, "father"."""
-    numbers = _NUMBER.findall(_THOUSANDS.sub("", normalize(text)))
-    months = {MONTHS[m.lower()] for m in _ENGLISH_MONTH.findall(text)}
-    months |= {MONTHS[m] for m in _ARABIC_MONTH.findall(normalize(text)) if not (claim and m == _FATHER)}
+    folded = normalize(text)
+    numbers = _NUMBER.findall(_THOUSANDS.sub("", folded))
+    months = {MONTHS[m.lower()] for m in _ENGLISH_MONTH.findall(text)}  # as written: capitals tell the month
+    months |= {MONTHS[m] for m in _ARABIC_MONTH.findall(folded) if not (claim and m == _FATHER)}
     return frozenset([*numbers, *(f"month:{n}" for n in months)])
 
 
