@@ -15,6 +15,9 @@ mostly cancels out of. Prints the figures and writes bench/results.md.
 5. search latency at 100k synthetic chunks versus 1k; memory per chunk
 6. peak RSS with both default models loaded versus their file sizes
 7. median prompt tokens over the eval questions
+8. preparing an English question (evidence, name spellings, focus sentence)
+   in a session, its names and clauses kept from earlier questions, versus
+   each question on its own
 """
 
 from __future__ import annotations
@@ -292,6 +295,22 @@ def bench_prompts(assistant: Assistant) -> dict:
     return {"questions": len(sizes), "median": statistics.median(sizes), "p90": float(np.percentile(sizes, 90)), "max": max(sizes)}
 
 
+def bench_preparation(assistant: Assistant) -> dict:
+    questions = [q for q in load_questions(ROOT / "eval" / "questions.jsonl") if q.language == "en"]
+
+    def prepare(q, fresh: bool) -> float:
+        if fresh:
+            assistant._text_vectors.clear()
+        started = time.perf_counter()
+        assistant.prepare(q.question, q.history)
+        return time.perf_counter() - started
+
+    alone = [prepare(q, True) for q in questions]
+    assistant._text_vectors.clear()
+    session = [prepare(q, False) for q in questions]
+    return {"questions": len(questions), "alone": statistics.median(alone), "session": statistics.median(session), "ratio": statistics.median(session) / statistics.median(alone)}
+
+
 # Report --------------------------------------------------------------------------
 
 
@@ -315,6 +334,8 @@ def main() -> None:
 
     names.warm()
 
+    print("8. English question preparation…", flush=True)
+    preparation = bench_preparation(assistant)
     print("7. prompt sizes…", flush=True)
     prompts = bench_prompts(assistant)
     print("3. retrieval…", flush=True)
@@ -350,6 +371,7 @@ def main() -> None:
         f"| 5′ | vector index memory per chunk at 100k | {scale[100_000]['bytes_per_chunk']:.0f} B | | | reported |",
         f"| 6 | peak RSS, both models loaded, one answer | {memory['peak_rss'] / 2**30:.2f} GiB | {memory['model_bytes'] / 2**30:.2f} GiB (model files) | {memory['ratio']:.2f} | reported |",
         f"| 7 | median prompt tokens over {prompts['questions']} eval questions (p90 {prompts['p90']:.0f}, max {prompts['max']}) | {prompts['median']:.0f} | | | ≤ 700 |",
+        f"| 8 | preparing an English question, in a session vs each on its own (median of {preparation['questions']}) | {preparation['session'] * 1000:.0f} ms | {preparation['alone'] * 1000:.0f} ms | {preparation['ratio']:.2f} | reported |",
         "",
         "## Details",
         "",

@@ -53,7 +53,7 @@ _NAMED_LEAD = {"en": "What the articles say:", "ar": "ما ورد في المق�
 # Words of a question that asks only who or what something is ("Who is Kupchan?", "ما هي كوميرسانت؟")
 _IDENTITY = frozenset(words("who what is are was were the a an tell me about know do does say says articles من ما هو هي هم ماذا عن"))
 _CLAIM_CACHE = 64  # answer sentences whose embeddings are kept
-_NAME_CACHE = 20_000  # name and phrase embeddings kept before the cache starts over
+_TEXT_CACHE = 20_000  # short texts (names, phrases, clauses) whose embeddings are kept before the cache starts over
 _PARTIAL_WORD = re.compile(r"\S+$")  # the last word of a streaming text may still grow
 REFUSALS = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
 
@@ -139,7 +139,8 @@ class Assistant:
         self.retriever = Retriever(index, embedder)
         self._waiting = 0
         self._waiting_lock = threading.Lock()
-        self._name_vectors: dict[str, np.ndarray] = {}
+        self._text_vectors: dict[str, np.ndarray] = {}
+        self._text_vectors_lock = threading.Lock()
         self._claim_vector = functools.lru_cache(maxsize=_CLAIM_CACHE)(embedder.embed_query)  # a claim is checked against several passages
 
     @property
@@ -240,14 +241,27 @@ class Assistant:
         """How close the embedding model puts each (Arabic, English) pair: a name and its
         English spelling embed close together (أوشاكوف and Ushakov: 0.76); an Arabic
         word and the English word that merely sounds like it do not (يعلن and Ellen:
-        0.38). Each text is embedded once per process."""
-        known = self._name_vectors
-        new = [t for t in dict.fromkeys(t for pair in pairs for t in pair) if t not in known]
+        0.38)."""
+        vectors = self._document_vectors([t for pair in pairs for t in pair])
+        return [float(vectors[a] @ vectors[e]) for a, e in pairs]
+
+    def _document_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Document embeddings of short texts, each computed once per process.
+
+        The same names and clauses come back question after question, and
+        embedding them is most of the work before the prompt (a vector
+        computed in another batch differs by about 1e-7)."""
+        known = self._text_vectors
+        found = {t: v for t in texts if (v := known.get(t)) is not None}
+        new = [t for t in dict.fromkeys(texts) if t not in found]
         if new:
-            if len(known) + len(new) > _NAME_CACHE:
-                known.clear()
-            known.update(zip(new, self.embedder.embed_documents(new), strict=True))
-        return [float(known[a] @ known[e]) for a, e in pairs]
+            fresh = dict(zip(new, self.embedder.embed_documents(new), strict=True))
+            with self._text_vectors_lock:
+                if len(known) + len(fresh) > _TEXT_CACHE:
+                    known.clear()
+                known.update(fresh)
+            found.update(fresh)
+        return found
 
     def _focus(self, query_vector: np.ndarray, passages: list[Passage]) -> tuple[str, int] | None:
         """The sentence holding the clause of the passages closest to the query: (chunk id, sentence index).
@@ -262,7 +276,8 @@ class Assistant:
         found = prompting.clauses(passages) if self.settings.focus_sentence else []
         if not found:
             return None
-        similarities = self.embedder.embed_documents([c for _, _, c in found]) @ query_vector
+        vectors = self._document_vectors([c for _, _, c in found])
+        similarities = np.stack([vectors[c] for _, _, c in found]) @ query_vector
         chunk_id, sentence, _ = found[int(np.argmax(similarities))]
         return chunk_id, sentence
 

@@ -187,6 +187,20 @@ def test_the_focus_sentence_holds_the_clause_closest_to_the_question(assistant, 
     assert line == f"Most relevant: [{passage.n}] {sentence}"  # the whole sentence, not the clause
 
 
+def test_clauses_are_embedded_once_and_the_focus_stays_the_same(assistant, fake_embedder) -> None:
+    a = assistant(_cite_first_passage)
+    question = "Who did Sullivan talk to?"
+    vector = fake_embedder.embed_query(question)
+    p = a.prepare(question)
+    first = a._focus(vector, p.fitted)
+    before = fake_embedder.embedded
+    assert a._focus(vector, p.fitted) == first and first is not None
+    assert fake_embedder.embedded == before  # every clause was embedded already
+    fresh = prompting.clauses(p.fitted)
+    similarities = fake_embedder.embed_documents([c for _, _, c in fresh]) @ vector
+    assert first == fresh[int(np.argmax(similarities))][:2]  # the same pick as embedding them all anew
+
+
 def test_english_questions_get_the_focus_line_last_before_the_question(assistant) -> None:
     a = assistant(lambda m: "Sullivan talked to Yuri Ushakov [1].")
     a.ask("Who did Sullivan talk to?")
