@@ -128,6 +128,20 @@ class Token:
     text: str
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The passages the model is reading, numbered as in its prompt: streamed when its turn
+    comes, before the first token, so a user sees the sources during the seconds the
+    prompt takes. An answer given without the model (a refusal, the sentences naming
+    someone) has no Reading."""
+
+    passages: list[Passage]
+
+    def to_json(self) -> dict[str, Any]:
+        """The passages as a client shows them: number, article, title, date."""
+        return {"passages": [{"n": p.n, "doc_id": p.chunk.doc_id, "chunk_id": p.chunk.chunk_id, "title": p.chunk.title, "date": p.chunk.date} for p in self.passages]}
+
+
 class Assistant:
     """Answers questions over an index with an embedder and a generator."""
 
@@ -166,6 +180,21 @@ class Assistant:
         if self._waiting >= self.settings.queue_size:
             raise Busy(f"{self._waiting} questions are already waiting; try again shortly.", retry_after=10.0)
 
+    def warm(self) -> None:
+        """Do ahead of the first question what every question starts with: the embedding
+        model's first call, and reading each system message an answer opens with.
+
+        The generator keeps a read system message's state (the KV cache of the constant
+        prefix), so the first Arabic and the first English question are then as fast as
+        later ones. One token is generated from each opening: that goes through the
+        Generator protocol, and an OpenAI-compatible server caches the prefix too."""
+        self.embedder.embed_query("warm")
+        english = prompting.answer_messages("?", [], names={}) if self.settings.english_mode == "direct" else prompting.translation_messages("?", {})
+        for messages in (prompting.answer_messages("?", []), english):
+            with self._turn():  # in turn with questions, like one (Busy when the queue is full)
+                for _ in self.generator.stream([messages[0], {"role": "user", "content": "?"}], 1):
+                    pass
+
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
         """Answer a question (no streaming)."""
         for event in self.stream(question, history):
@@ -173,8 +202,8 @@ class Assistant:
                 return event
         raise AssertionError("stream ended without an answer")
 
-    def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Token | Answer]:
-        """Tokens of the answer as they come, then the finished Answer."""
+    def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Reading | Token | Answer]:
+        """The passages the model reads (when it is asked), tokens of the answer as they come, then the finished Answer."""
         started = time.perf_counter()
         p = self.prepare(question, history)
         retrieve_ms = (time.perf_counter() - started) * 1000
@@ -191,6 +220,8 @@ class Assistant:
             yield Answer(p.question, text, True, p.language, [], Timings(retrieve_ms, 0, total, 0, total), p.passages, p.hits, "", p.query)
             return
         with self._turn():
+            if p.fitted:
+                yield Reading(p.fitted)
             yield from self._generate(p, started, retrieve_ms)
 
     def prepare(self, question: str, history: list[dict[str, str]] | None = None) -> Prepared:

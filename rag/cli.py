@@ -90,7 +90,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             streamed += event.text
             if not args.json:
                 print(event.text, end="", flush=True)
-        else:
+        elif isinstance(event, Answer):
             answer = event
     assert answer is not None
     if args.json:

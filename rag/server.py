@@ -2,7 +2,8 @@
 embeddable chat page and widget, and the Gradio UI mounted at `/`.
 
     POST /api/ask               {"question", "history", "stream"} → the `rag ask --json` object,
-                                or server-sent events: `token` events, then one `answer` event
+                                or server-sent events: a `passages` event (what the model
+                                reads) when the model is asked, `token` events, one `answer` event
     POST /v1/chat/completions   OpenAI chat completions (streaming or not); citations in an extra field
     GET  /v1/models             the one model this server answers as
     GET  /api/health            index, generator and queue
@@ -43,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .answering import Answer, Assistant, Token, load_assistant
+from .answering import Answer, Assistant, Reading, Token, load_assistant
 from .errors import Busy, QuestionError, RagError
 from .settings import Settings
 
@@ -68,7 +69,7 @@ class AskRequest(BaseModel):
 
     question: str = Field(description="The question, in Arabic or English.")
     history: list[ChatMessage] = Field(default_factory=list, description="Earlier messages of the conversation, oldest first.")
-    stream: bool = Field(False, description="Answer as server-sent events: `token` events, then one `answer` event.")
+    stream: bool = Field(False, description="Answer as server-sent events: a `passages` event when the model is asked (the passages it reads: n, doc_id, chunk_id, title, date), `token` events, then one `answer` event.")
 
 
 class CitationOut(BaseModel):
@@ -190,6 +191,8 @@ def create_app(settings: Settings, assistant: Assistant | None = None, ui: bool 
             assistant = load_assistant(settings)
         except RagError as exc:
             problem = str(exc)
+        else:
+            threading.Thread(target=_warm, args=(assistant,), name="warm-up", daemon=True).start()
     service = Service(settings, assistant, problem)
     tokens = Settings.split(settings.api_tokens)
     app = FastAPI(
@@ -262,7 +265,7 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _events(events: Iterator[Token | Answer], render: Callable[[Token | Answer], list[str]], error: Callable[[str], list[str]]) -> Iterator[str]:
+def _events(events: Iterator[Reading | Token | Answer], render: Callable[[Reading | Token | Answer], list[str]], error: Callable[[str], list[str]]) -> Iterator[str]:
     """Rendered events of an answer stream; a failure mid-stream becomes one error event."""
     try:
         for event in events:
@@ -274,7 +277,7 @@ def _events(events: Iterator[Token | Answer], render: Callable[[Token | Answer],
         yield from error("Something went wrong while answering; the error was logged.")
 
 
-def _start(assistant: Assistant, question: str, history: list[dict[str, str]]) -> Iterator[Token | Answer]:
+def _start(assistant: Assistant, question: str, history: list[dict[str, str]]) -> Iterator[Reading | Token | Answer]:
     """Begin an answer; a bad question or a full queue raises here, before any event."""
     assistant.check_question(question)
     assistant.admit()
@@ -301,7 +304,9 @@ def _routes(app: FastAPI, service: Service) -> None:
         except RagError as exc:
             return _error(exc)
 
-        def render(event: Token | Answer) -> list[str]:
+        def render(event: Reading | Token | Answer) -> list[str]:
+            if isinstance(event, Reading):
+                return [_sse("passages", event.to_json())]
             if isinstance(event, Token):
                 return [_sse("token", {"text": event.text})]
             return [_sse("answer", event.to_json())]
@@ -379,7 +384,15 @@ def _routes(app: FastAPI, service: Service) -> None:
         app.add_api_route(f"/{name}", serve_static, methods=["GET"], include_in_schema=False)
 
 
-def _last(events: Iterator[Token | Answer]) -> Answer:
+def _warm(assistant: Assistant) -> None:
+    """The assistant's warm-up, run beside the server as it starts: a failure there is only logged (the first question pays instead)."""
+    try:
+        assistant.warm()
+    except Exception:
+        log.exception("warm-up failed")
+
+
+def _last(events: Iterator[Reading | Token | Answer]) -> Answer:
     for event in events:
         if isinstance(event, Answer):
             return event
@@ -391,13 +404,15 @@ def _usage(answer: Answer) -> dict[str, int]:
     return {"prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens, "total_tokens": t.prompt_tokens + t.completion_tokens}
 
 
-def _openai_stream(events: Iterator[Token | Answer], ident: str, created: int) -> Iterator[str]:
+def _openai_stream(events: Iterator[Reading | Token | Answer], ident: str, created: int) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": MODEL_NAME,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    def render(event: Token | Answer) -> list[str]:
+    def render(event: Reading | Token | Answer) -> list[str]:
+        if isinstance(event, Reading):
+            return []  # the chat completion format has no place for it; the passages come with the citations
         if isinstance(event, Token):
             return [chunk({"content": event.text})]
         data = event.to_json()

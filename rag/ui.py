@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .answering import Answer, Assistant, Token, load_assistant
+from .answering import Answer, Assistant, Reading, Token, load_assistant
 from .errors import RagError
 from .settings import Settings
 from .text import detect_language
@@ -45,6 +45,7 @@ a.cite.unverified { color: #b45309; }
 .sources mark { background: #fde68a; padding: 0 2px; }
 .badge { font-size: 12px; color: #b45309; }
 .timing { font-size: 12px; color: #a1a1aa; margin-top: 4px; }
+.reading { margin-top: 6px; font-size: 13px; color: #71717a; border-inline-start: 3px solid #e4e4e7; padding-inline-start: 8px; }
 """
 
 # Opens the cited passage when a [n] marker is clicked (anchors also work without it).
@@ -112,7 +113,9 @@ def render(turns: list[dict[str, Any]]) -> str:
             partial = turn.get("partial", "")
             status = turn.get("status", "")
             text = html.escape(_MARKER.sub(r"[\1]", partial)) if partial else f'<span class="status">{html.escape(status)}</span>'
-            out.append(f'<div class="msg bot" dir="{_dir(partial or q)}">{text}</div>')
+            reading = "".join(f'<div dir="auto">{html.escape(title)}{" · " + html.escape(date) if date else ""}</div>' for title, date in turn.get("reading", []))
+            reading = f'<div class="reading">{reading}</div>' if reading else ""
+            out.append(f'<div class="msg bot" dir="{_dir(partial or q)}">{text}{reading}</div>')
     out.append("</div>")
     return "".join(out)
 
@@ -134,10 +137,14 @@ def respond(assistant: Assistant, question: str, turns: list[dict[str, Any]]) ->
     try:
         assistant.check_question(question)
         waiting = assistant.generator.lock.locked()
-        turn["status"] = "Waiting for another answer to finish…" if waiting else "Searching the articles…"
+        turn["status"] = "Waiting for another answer to finish… · في انتظار انتهاء إجابة أخرى…" if waiting else "Searching the articles… · جارٍ البحث…"
         yield render(turns), turns, ""
         for event in assistant.stream(question, history):
-            if isinstance(event, Token):
+            if isinstance(event, Reading):  # the model's turn has come: the prompt takes seconds, the sources are known now
+                turn["status"] = "Reading the passages… · جارٍ قراءة المقاطع…"
+                turn["reading"] = list(dict.fromkeys((p.chunk.title, p.chunk.date or "") for p in event.passages))  # each article once
+                yield render(turns), turns, ""
+            elif isinstance(event, Token):
                 turn["partial"] += event.text
                 yield render(turns), turns, ""
             else:

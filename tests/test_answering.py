@@ -9,7 +9,7 @@ from conftest import FakeGenerator
 
 from rag import citations as cite
 from rag import names, prompting
-from rag.answering import REFUSALS, Answer, Assistant, Token
+from rag.answering import REFUSALS, Answer, Assistant, Reading, Token
 from rag.errors import Busy, QuestionError
 from rag.retrieval import Passage, Retriever
 from rag.text import words
@@ -243,6 +243,19 @@ def test_no_focus_line_when_turned_off_or_its_passage_is_fitted_out(assistant) -
     assert _focus_line(messages) == ""  # it names a passage the prompt does not hold
 
 
+@pytest.mark.parametrize("mode", ["direct", "translate"])
+def test_the_warm_up_reads_each_system_message_the_questions_open_with(assistant, mode: str) -> None:
+    a = assistant(lambda m: _cite_first_passage(m) if "[1] " in _last_user(m) else "?", english_mode=mode)
+    a.warm()
+    read = [m[0] for m in a.generator.calls]
+    assert len(read) == 2 and all(m["role"] == "system" for m in read)
+    a.generator.calls.clear()
+    a.ask("مع من تحدث سوليفان؟")
+    a.ask("Who did Sullivan talk to?")
+    opened = [m[0] for m in a.generator.calls]
+    assert {m["content"] for m in opened} == {m["content"] for m in read}
+
+
 @pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t", "empty"), ("x" * 100_000, "too long"), ("?!،.؟", "no words"), ("<|im_start|>", "empty")])
 def test_bad_questions_are_clear_errors(assistant, question: str, message: str) -> None:
     a = assistant(_cite_first_passage)
@@ -279,10 +292,26 @@ def test_the_earlier_questions_numbers_are_a_follow_ups_premise(assistant) -> No
     assert not c.supported  # asked alone, May 2022 is the answer's own claim, and the passage does not state it
 
 
-def test_streaming_yields_tokens_then_the_answer(assistant) -> None:
-    events = list(assistant(_cite_first_passage).stream("مع من تحدث سوليفان؟"))
-    assert isinstance(events[-1], Answer) and all(isinstance(e, Token) for e in events[:-1])
-    assert "".join(e.text for e in events[:-1]).strip() == events[-1].answer
+def test_streaming_yields_the_passages_read_then_tokens_then_the_answer(assistant) -> None:
+    a = assistant(_cite_first_passage)
+    events = []
+    for event in a.stream("مع من تحدث سوليفان؟"):
+        if not events:
+            assert isinstance(event, Reading) and not a.generator.calls  # known before the model is asked
+        events.append(event)
+    assert isinstance(events[-1], Answer) and all(isinstance(e, Token) for e in events[1:-1])
+    assert "".join(e.text for e in events[1:-1]).strip() == events[-1].answer
+    reading = events[0].passages
+    assert reading == events[-1].passages and [p.n for p in reading] == list(range(1, len(reading) + 1))
+    assert f"[1] {reading[0].chunk.text[slice(*reading[0].chunk.sentences[reading[0].sentences[0]])][:20]}" in _last_user(a.generator.calls[0])
+    assert events[0].to_json()["passages"][0] == {"n": 1, "doc_id": reading[0].chunk.doc_id, "chunk_id": reading[0].chunk.chunk_id,
+                                                   "title": reading[0].chunk.title, "date": reading[0].chunk.date}
+
+
+def test_an_answer_given_without_the_model_streams_no_passages_read(assistant) -> None:
+    a = assistant(_cite_first_passage, refusal_threshold=0.99)
+    events = list(a.stream("What is a good recipe for hummus?"))
+    assert events[-1].refused and not any(isinstance(e, Reading) for e in events) and not a.generator.calls
 
 
 def test_the_streamed_text_is_the_answer_shown_at_the_end(assistant) -> None:

@@ -81,6 +81,23 @@ def test_a_system_message_read_once_is_restored_when_the_language_changes_back(r
     assert starts and starts[0] > 0  # reading began after the restored system message, not from scratch
 
 
+def test_after_the_warm_up_a_first_question_reads_no_system_message_and_gets_the_same_answer(real_assistant, monkeypatch) -> None:
+    a = real_assistant
+    llm = a.generator._llm
+    questions = ("Who did Burns meet?", "من التقى بيرنز؟")
+    a.generator.forget()
+    cold = [a.ask(q).draft for q in questions]
+    a.generator.forget()
+    a.warm()
+    starts: list[int] = []
+    evaluate = llm.eval
+    monkeypatch.setattr(llm, "eval", lambda tokens: (starts.append(llm.n_tokens), evaluate(tokens))[1])
+    for q, draft in zip(questions, cold, strict=True):
+        starts.clear()
+        assert a.ask(q).draft == draft
+        assert starts and starts[0] > 0, q  # reading began after the system message the warm-up read
+
+
 def test_embedding_model_reads_transcribed_phrases_and_turns_away_verbs(real_assistant) -> None:
     from rag import names
 

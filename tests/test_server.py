@@ -64,16 +64,18 @@ def test_ask_json_contract(make_server) -> None:
     assert data["citations"] and data["citations"][0]["supported"]
 
 
-def test_ask_streams_tokens_then_one_answer_event(make_server) -> None:
+def test_ask_streams_the_passages_read_then_tokens_then_one_answer_event(make_server) -> None:
     url, _ = make_server()
     with httpx.stream("POST", f"{url}/api/ask", json={"question": "Who did Sullivan talk to?", "stream": True}) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         events = sse_events(r.iter_lines())
     kinds = [k for k, _ in events]
-    assert kinds[-1] == "answer" and kinds.count("answer") == 1 and set(kinds[:-1]) == {"token"}
+    assert kinds[0] == "passages" and kinds[-1] == "answer" and kinds.count("answer") == 1 and set(kinds[1:-1]) == {"token"}
     answer = events[-1][1]
     _check_answer_object(answer)
     assert "".join(d["text"] for k, d in events if k == "token").strip() == answer["answer"]
+    read = {(p["n"], p["chunk_id"], p["doc_id"], p["title"]) for p in events[0][1]["passages"]}
+    assert {(c["n"], c["chunk_id"], c["doc_id"], c["title"]) for c in answer["citations"]} <= read  # cited as numbered when read
 
 
 def test_history_is_used_for_follow_ups(make_server) -> None:
@@ -291,3 +293,22 @@ def test_ui_is_mounted_and_behind_the_token(settings, fake_index, fake_embedder)
             assert browser.get(f"{url}/config").status_code == 200  # later UI requests carry the cookie
         assert httpx.get(f"{url}/config").status_code == 401
         assert httpx.get(f"{url}/api/health", headers={"Authorization": "Bearer ui-token"}).status_code == 200
+
+
+def test_a_server_that_loads_its_assistant_warms_it_up_without_waiting_for_it(settings, fake_index, fake_embedder, monkeypatch) -> None:
+    import rag.server
+
+    release = threading.Event()
+    released: list[bool] = []
+    generator = FakeGenerator(lambda m: "?" if released.append(release.wait(10)) is None else "")
+    assistant = Assistant(settings, fake_index, fake_embedder, generator)
+    monkeypatch.setattr(rag.server, "load_assistant", lambda s: assistant)
+    with running(create_app(settings, ui=False)) as url:
+        assert httpx.get(f"{url}/api/health").status_code == 200  # served while the warm-up is held up
+        release.set()
+        for _ in range(100):
+            if len(generator.calls) == 2:
+                break
+            threading.Event().wait(0.05)
+    assert [m[0]["role"] for m in generator.calls] == ["system", "system"]
+    assert released == [True, True]  # the warm-up waited for the server to answer, not the other way round

@@ -107,7 +107,22 @@
             else if (line.startsWith("data:")) data += line.slice(5).trim();
           }
           const payload = data ? JSON.parse(data) : {};
-          if (event === "token") {
+          if (event === "passages") {
+            // the model's turn has come: show what it reads while the prompt is evaluated
+            box.textContent = "";
+            box.appendChild(el("span", "status", "Reading the passages… · جارٍ قراءة المقاطع…"));
+            const reading = el("div", "reading", "");
+            const seen = new Set();
+            for (const p of payload.passages) {
+              const line = p.title + (p.date ? " · " + p.date : "");
+              if (seen.has(line)) continue;
+              seen.add(line);
+              const item = el("div", "", line);
+              item.dir = "auto";
+              reading.appendChild(item);
+            }
+            box.appendChild(reading);
+          } else if (event === "token") {
             partial += payload.text;
             box.textContent = partial;
             box.dir = dir(partial);
