@@ -78,7 +78,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .answering import Answer, Token, load_assistant
+    from .answering import Answer, Reading, Token, load_assistant
 
     settings = _settings(args)
     history = _read_history(args.history) if args.history else []
@@ -86,7 +86,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answer: Answer | None = None
     streamed = ""
     for event in assistant.stream(args.question, history):
-        if isinstance(event, Token):
+        if isinstance(event, Reading) and not args.json:  # the prompt takes seconds: say what the model is reading meanwhile
+            articles = dict.fromkeys(f"{p.chunk.title} ({p.chunk.date or 'no date'})" for p in event.passages)
+            print(f"(reading {len(event.passages)} passages: {'; '.join(articles)})", file=sys.stderr, flush=True)
+        elif isinstance(event, Token):
             streamed += event.text
             if not args.json:
                 print(event.text, end="", flush=True)

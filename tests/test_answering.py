@@ -383,8 +383,11 @@ def test_rag_ask_prints_the_final_answer_when_it_is_not_what_streamed(assistant,
     assert lines[0].startswith("3") and lines[1] == REFUSALS["ar"]  # what streamed, then the answer that replaced it
     monkeypatch.setattr(rag.answering, "load_assistant", lambda settings: assistant(_cite_first_passage))
     assert cli.main(["ask", "مع من تحدث سوليفان؟"]) == 0
-    out = capsys.readouterr().out
-    assert out.count("سوليفان") >= 1 and out.split("\n")[1] == ""  # streamed once, not repeated
+    printed = capsys.readouterr()
+    assert printed.out.count("سوليفان") >= 1 and printed.out.split("\n")[1] == ""  # streamed once, not repeated
+    reading = printed.err.splitlines()[0]  # what the model reads, on stderr before the answer's timings
+    cited = printed.out.split("Sources:\n")[1].splitlines()[0]  # "[1] title (date) doc_id"
+    assert reading.startswith("(reading ") and cited[4:].split(" (")[0] in reading
 
 
 def test_an_answer_that_only_points_at_passages_or_repeats_the_question_is_completed_with_a_passage_sentence(assistant) -> None:
