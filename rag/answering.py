@@ -153,6 +153,7 @@ class Assistant:
         self.retriever = Retriever(index, embedder)
         self._waiting = 0
         self._waiting_lock = threading.Lock()
+        self.warming = False  # True while `warm` runs: a busy generator is busy with it, not with a question
         self._text_vectors: dict[str, np.ndarray] = {}
         self._text_vectors_lock = threading.Lock()
         self._claim_vector = functools.lru_cache(maxsize=_CLAIM_CACHE)(embedder.embed_query)  # a claim is checked against several passages
@@ -188,6 +189,13 @@ class Assistant:
         prefix), so the first Arabic and the first English question are then as fast as
         later ones. One token is generated from each opening: that goes through the
         Generator protocol, and an OpenAI-compatible server caches the prefix too."""
+        self.warming = True
+        try:
+            self._warm()
+        finally:
+            self.warming = False
+
+    def _warm(self) -> None:
         self.embedder.embed_query("warm")
         english = prompting.answer_messages("?", [], names={}) if self.settings.english_mode == "direct" else prompting.translation_messages("?", {})
         for messages in (prompting.answer_messages("?", []), english):

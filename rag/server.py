@@ -363,7 +363,7 @@ def _routes(app: FastAPI, service: Service) -> None:
         return {
             "status": "ok",
             "index": {"articles": m["counts"]["documents"], "chunks": m["counts"]["chunks"], "embedding_model": m["embedding_model"], "built_at": m.get("built_at")},
-            "generator": {"name": a.generator.name, "backend": settings.generator_backend, "busy": a.generator.lock.locked()},
+            "generator": {"name": a.generator.name, "backend": settings.generator_backend, "busy": a.generator.lock.locked(), "warming_up": a.warming},
             "queue": {"waiting": a.queue_length, "size": settings.queue_size},
         }
 

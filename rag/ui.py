@@ -137,7 +137,10 @@ def respond(assistant: Assistant, question: str, turns: list[dict[str, Any]]) ->
     try:
         assistant.check_question(question)
         waiting = assistant.generator.lock.locked()
-        turn["status"] = "Waiting for another answer to finish… · في انتظار انتهاء إجابة أخرى…" if waiting else "Searching the articles… · جارٍ البحث…"
+        if assistant.warming:
+            turn["status"] = "Getting the model ready… · جارٍ تجهيز النموذج…"
+        else:
+            turn["status"] = "Waiting for another answer to finish… · في انتظار انتهاء إجابة أخرى…" if waiting else "Searching the articles… · جارٍ البحث…"
         yield render(turns), turns, ""
         for event in assistant.stream(question, history):
             if isinstance(event, Reading):  # the model's turn has come: the prompt takes seconds, the sources are known now

@@ -1,6 +1,7 @@
 """The answering pipeline with deterministic fakes: refusal, language, citations,
 prompt safety, context fitting, bad questions and the queue."""
 
+import html
 import threading
 
 import numpy as np
@@ -254,6 +255,22 @@ def test_the_warm_up_reads_each_system_message_the_questions_open_with(assistant
     a.ask("Who did Sullivan talk to?")
     opened = [m[0] for m in a.generator.calls]
     assert {m["content"] for m in opened} == {m["content"] for m in read}
+
+
+def test_the_chat_says_what_it_waits_for_then_which_articles_the_model_reads(assistant) -> None:
+    from rag import ui
+
+    a = assistant(_cite_first_passage)
+    a.warming = True
+    a.generator.lock.acquire()  # the warm-up's turn
+    steps = ui.respond(a, "مع من تحدث سوليفان؟", [])
+    assert "Getting the model ready" in next(steps)[0]
+    a.warming = False
+    a.generator.lock.release()
+    shown = [html for html, _, _ in steps]
+    reading = next(html for html in shown if "Reading the passages" in html)
+    answer = a.ask("مع من تحدث سوليفان؟")
+    assert f'<div dir="auto">{html.escape(answer.citations[0].title)}' in reading and 'class="reading"' not in shown[-1]
 
 
 @pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t", "empty"), ("x" * 100_000, "too long"), ("?!،.؟", "no words"), ("<|im_start|>", "empty")])

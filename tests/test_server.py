@@ -304,11 +304,17 @@ def test_a_server_that_loads_its_assistant_warms_it_up_without_waiting_for_it(se
     assistant = Assistant(settings, fake_index, fake_embedder, generator)
     monkeypatch.setattr(rag.server, "load_assistant", lambda s: assistant)
     with running(create_app(settings, ui=False)) as url:
-        assert httpx.get(f"{url}/api/health").status_code == 200  # served while the warm-up is held up
-        release.set()
         for _ in range(100):
-            if len(generator.calls) == 2:
+            if generator.calls:
                 break
             threading.Event().wait(0.05)
+        health = httpx.get(f"{url}/api/health")  # served while the warm-up is held up
+        assert health.status_code == 200 and health.json()["generator"]["warming_up"]
+        release.set()
+        for _ in range(100):
+            if not assistant.warming:
+                break
+            threading.Event().wait(0.05)
+        assert not httpx.get(f"{url}/api/health").json()["generator"]["warming_up"]
     assert [m[0]["role"] for m in generator.calls] == ["system", "system"]
     assert released == [True, True]  # the warm-up waited for the server to answer, not the other way round
