@@ -388,6 +388,8 @@ def _warm(assistant: Assistant) -> None:
     """The assistant's warm-up, run beside the server as it starts: a failure there is only logged (the first question pays instead)."""
     try:
         assistant.warm()
+    except RagError as exc:  # a generator server not up yet, a full queue: the first question finds out
+        log.warning("warm-up skipped: %s", exc)
     except Exception:
         log.exception("warm-up failed")
 
