@@ -408,9 +408,16 @@ _WORD_LETTERS = frozenset(("إن", "أو", "في", "دي", "بي", "إيه", "ا
 def acronym(words: list[str]) -> tuple[int, str] | None:
     """The acronym spelled letter by letter at the start of `words` (إن بي سي → NBC): (words used, English).
 
-    It takes two letters or more, one of them a letter name that is not also an Arabic word."""
+    It takes two letters or more, one of them a letter name that is not also an Arabic word.
+    A letter name that is also a word, at its end, is left to the sentence while the
+    acronym without it is the commoner in English: in "قالت سي إن إن إن الرئيس …" ("CNN
+    said that the president …") the third إن is "that" (CNNN → CNN), not in "سي إن إن" (CN)."""
+    from wordfreq import zipf_frequency
+
     bare = [_bare(word) for word in words]
     letters = list(itertools.takewhile(bool, (_LETTERS.get(word, "") for word in bare)))
+    while len(letters) > 2 and bare[len(letters) - 1] in _WORD_LETTERS and zipf_frequency("".join(letters[:-1]).lower(), "en") > zipf_frequency("".join(letters).lower(), "en"):
+        letters.pop()
     if len(letters) < 2 or set(bare[: len(letters)]) <= _WORD_LETTERS:
         return None
     return len(letters), "".join(letters)

@@ -207,6 +207,11 @@ def test_hints_skip_words_without_written_vowels_and_place_names() -> None:
         ("قالت شبكة سي إن إن وهيئة بي بي سي", {"سي إن إن": "CNN", "بي بي سي": "BBC"}),
         ("وكالة سي آي إيه ومكتب إف بي آي", {"سي آي إيه": "CIA", "إف بي آي": "FBI"}),
         ("لعب مع نادي إيه سي ميلان", {"إيه سي ميلان": "AC Milan"}),  # an acronym opens a name run
+        # إن ("that") after an acronym: "CNN / BBC / NBC News said that …"
+        ("وقالت سي إن إن إن الرئيس سيزور موسكو", {"سي إن إن": "CNN"}),
+        ("وذكرت بي بي سي إن المحادثات توقفت", {"بي بي سي": "BBC"}),
+        ("وقالت سي بي إس إن الوفد وصل", {"سي بي إس": "CBS"}),
+        ("وقالت شبكة سي إن إن الأمريكية", {"سي إن إن": "CNN"}),
     ],
 )
 def test_acronyms_spelled_letter_by_letter(text: str, expected: dict[str, str]) -> None:
