@@ -52,7 +52,7 @@ _AR = {
 }  # X stands for the sh sound, Θ for th, Ḥ for ح (an English h); ء and ع are silent in transcribed names
 # Two vowel letters that may spell one vowel sound, which Arabic writes with
 # one letter (Sergei سيرغي, Nikolai نيكولاي, Keith كيث), or two (Ismail إسماعيل, Raoul راؤول).
-_EN_PAIRS = (("ee", "I"), ("ea", "I"), ("ei", "I"), ("ey", "I"), ("ai", "I"), ("ay", "I"), ("oo", "U"), ("ou", "U"), ("oa", "U"))
+_EN_PAIRS = (("ee", "I"), ("ea", "I"), ("ei", "I"), ("ey", "I"), ("ai", "I"), ("ay", "I"), ("oo", "U"), ("ou", "U"), ("oa", "U"), ("eu", "UI"))
 _EN_MULTI = (("au", "U"), ("sch", "X"), ("tch", "X"), ("sh", "X"), ("ch", "X"), ("kh", "K"), ("gh", "G"), ("ph", "F"), ("th", "Θ"), ("ck", "K"), ("zh", "G"), ("dj", "G"))
 _EN = {
     "b": "B", "p": "B", "d": "D", "f": "F", "v": "F", "g": "G", "j": "G", "k": "K", "q": "K", "l": "L", "m": "M", "n": "N",
@@ -109,7 +109,9 @@ def arabic_key(word: str) -> tuple[str, ...]:
             cls, i = "I", i + 2  # a diphthong: بايدن is Biden
         else:
             cls, i = _AR.get(word[i], ""), i + 1
-        if cls and not (out and out[-1] == cls and cls not in _VOWELS):
+        if len(cls) > 1:  # German eu, as Arabic writes it: Reuters رويترز, Freud فرويد
+            out.extend(cls)
+        elif cls and not (out and out[-1] == cls and cls not in _VOWELS):
             out.append(cls)
     return tuple(out)
 
@@ -149,7 +151,9 @@ def english_key(word: str, pairs: bool = False) -> tuple[str, ...]:
                 continue
             else:
                 cls = _EN.get(ch, "")
-        if cls and not (out and out[-1] == cls and cls not in _VOWELS):
+        if len(cls) > 1:  # German eu, as Arabic writes it: Reuters رويترز, Freud فرويد
+            out.extend(cls)
+        elif cls and not (out and out[-1] == cls and cls not in _VOWELS):
             out.append(cls)
     return (*out, "E") if silent else tuple(out)
 

@@ -46,6 +46,9 @@ def test_known_names(arabic: str, english: str) -> None:
         ("كيث", "Keith"),  # ث is th, never a plain t: not Kit
         ("حسن", "Hassan"),  # ح is always heard: not Son
         ("إسماعيل", "Ismail"),  # a vowel pair may also be two vowels, as Arabic writes them here
+        ("رويترز", "Reuters"),  # German eu is written وي: not Writers
+        ("فرويد", "Freud"),  # not Freed
+        ("يوجين", "Eugene"),  # English eu keeps its reading
     ],
 )
 def test_vowel_pairs_silent_e_and_th_are_read_as_arabic_writes_them(arabic: str, english: str) -> None:
