@@ -109,9 +109,7 @@ def arabic_key(word: str) -> tuple[str, ...]:
             cls, i = "I", i + 2  # a diphthong: بايدن is Biden
         else:
             cls, i = _AR.get(word[i], ""), i + 1
-        if len(cls) > 1:  # German eu, as Arabic writes it: Reuters رويترز, Freud فرويد
-            out.extend(cls)
-        elif cls and not (out and out[-1] == cls and cls not in _VOWELS):
+        if cls and not (out and out[-1] == cls and cls not in _VOWELS):
             out.append(cls)
     return tuple(out)
 
