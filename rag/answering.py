@@ -137,6 +137,11 @@ class Reading:
 
     passages: list[Passage]
 
+    @property
+    def articles(self) -> list[tuple[str, str | None]]:
+        """(title, date) of each article the passages come from, once, in passage order."""
+        return list(dict.fromkeys((p.chunk.title, p.chunk.date) for p in self.passages))
+
     def to_json(self) -> dict[str, Any]:
         """The passages as a client shows them: number, article, title, date."""
         return {"passages": [{"n": p.n, "doc_id": p.chunk.doc_id, "chunk_id": p.chunk.chunk_id, "title": p.chunk.title, "date": p.chunk.date} for p in self.passages]}
@@ -191,17 +196,14 @@ class Assistant:
         Generator protocol, and an OpenAI-compatible server caches the prefix too."""
         self.warming = True
         try:
-            self._warm()
+            self.embedder.embed_query("warm")
+            english = prompting.answer_messages("?", [], names={}) if self.settings.english_mode == "direct" else prompting.translation_messages("?", {})
+            for messages in (prompting.answer_messages("?", []), english):
+                with self._turn():  # in turn with questions, like one (Busy when the queue is full)
+                    for _ in self.generator.stream([messages[0], {"role": "user", "content": "?"}], 1):
+                        pass
         finally:
             self.warming = False
-
-    def _warm(self) -> None:
-        self.embedder.embed_query("warm")
-        english = prompting.answer_messages("?", [], names={}) if self.settings.english_mode == "direct" else prompting.translation_messages("?", {})
-        for messages in (prompting.answer_messages("?", []), english):
-            with self._turn():  # in turn with questions, like one (Busy when the queue is full)
-                for _ in self.generator.stream([messages[0], {"role": "user", "content": "?"}], 1):
-                    pass
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
         """Answer a question (no streaming)."""

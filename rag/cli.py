@@ -87,8 +87,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     streamed = ""
     for event in assistant.stream(args.question, history):
         if isinstance(event, Reading) and not args.json:  # the prompt takes seconds: say what the model is reading meanwhile
-            articles = dict.fromkeys(f"{p.chunk.title} ({p.chunk.date or 'no date'})" for p in event.passages)
-            print(f"(reading {len(event.passages)} passages: {'; '.join(articles)})", file=sys.stderr, flush=True)
+            articles = "; ".join(f"{title} ({date or 'no date'})" for title, date in event.articles)
+            print(f"(reading {len(event.passages)} passages: {articles})", file=sys.stderr, flush=True)
         elif isinstance(event, Token):
             streamed += event.text
             if not args.json:

@@ -145,7 +145,7 @@ def respond(assistant: Assistant, question: str, turns: list[dict[str, Any]]) ->
         for event in assistant.stream(question, history):
             if isinstance(event, Reading):  # the model's turn has come: the prompt takes seconds, the sources are known now
                 turn["status"] = "Reading the passages… · جارٍ قراءة المقاطع…"
-                turn["reading"] = list(dict.fromkeys((p.chunk.title, p.chunk.date or "") for p in event.passages))  # each article once
+                turn["reading"] = event.articles
                 yield render(turns), turns, ""
             elif isinstance(event, Token):
                 turn["partial"] += event.text
