@@ -205,6 +205,28 @@ class Assistant:
         finally:
             self.warming = False
 
+    def warm_texts(self, pause: float = 0.2) -> int:
+        """Embed ahead what an English question embeds before its prompt: the clauses of the
+        indexed chunks (for the focus sentence) and their names with their English spellings
+        (for the glossary), article by article, until `settings.warm_texts` texts are kept.
+
+        Over the seed articles that is about 420 texts and a minute of CPU, and the first
+        English question is then prepared in a quarter of a second instead of four. It runs
+        between questions: before each chunk it waits while the generator is busy or a
+        question waits for it, so it does not slow an answer down. Returns the texts kept."""
+        limit = self.settings.warm_texts
+        for chunk in self.index.chunks:
+            if len(self._text_vectors) >= limit:
+                break
+            while self.generator.lock.locked() or self._waiting:
+                time.sleep(pause)
+            whole = Passage(0, chunk, tuple(range(len(chunk.sentences))), 0.0)
+            if self.settings.focus_sentence:
+                self._document_vectors([c for _, _, c in prompting.clauses([whole])])
+            if self.settings.name_similarity > 0:
+                names.glossary(whole.text, [], self._name_similarity, self.settings.name_similarity, self.settings.phrase_similarity)
+        return len(self._text_vectors)
+
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
         """Answer a question (no streaming)."""
         for event in self.stream(question, history):

@@ -59,6 +59,11 @@ class Settings:
     focus_sentence: bool = _doc("English questions: repeat the sentence of the passages closest to the question just before it.", default=True)
     name_similarity: float = _doc("English questions: a name spelled by sound is kept when the embedding model puts the Arabic word and its English spelling this close (0: keep all, and look for no phrases).", default=0.6, lo=0.0, hi=1.0)
     phrase_similarity: float = _doc("English questions: a transcribed English phrase (وول ستريت جورنال) is spelled out when the embedding model puts it this close to its English reading.", default=0.7, lo=0.0, hi=1.0)
+    warm_texts: int = _doc(
+        "English questions: clauses and names of the indexed articles embedded as the server starts, between questions,"
+        " so that a question about them need not embed them first (about 0.13 s each on two cores; 0: none).",
+        default=2000, lo=0, hi=10_000,
+    )
     refusal_threshold: float = _doc("Below this best sentence similarity the assistant refuses without generating.", default=0.25, lo=0.0, hi=1.0)
     country_check: bool = _doc("Refuse without generating when the question names a country (China, الصيني) that no retrieved passage mentions.", default=True)
     unsupported_threshold: float = _doc("Below this best sentence similarity, an answer none of whose citations verifies becomes the refusal.", default=0.35, lo=0.0, hi=1.0)

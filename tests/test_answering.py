@@ -257,6 +257,35 @@ def test_the_warm_up_reads_each_system_message_the_questions_open_with(assistant
     assert {m["content"] for m in opened} == {m["content"] for m in read}
 
 
+def test_after_the_text_warm_up_an_english_question_embeds_nothing_before_its_prompt(assistant, fake_embedder) -> None:
+    a = assistant(_cite_first_passage)
+    kept = a.warm_texts()
+    assert kept == len(a._text_vectors) and kept >= len(prompting.clauses(a.prepare("Who did Sullivan talk to?").fitted))
+    before = fake_embedder.embedded
+    for question in ("Who did Sullivan talk to?", "Which newspaper reported the talks?", "What did Austin urge Shoigu to do?"):
+        p = a.prepare(question)
+        assert p.glossary and "Most relevant: [" in _last_user(p.messages)
+    assert fake_embedder.embedded == before  # every clause and name was embedded ahead
+    cold = assistant(_cite_first_passage)
+    cold._text_vectors.clear()
+    assert cold.prepare("Who did Sullivan talk to?").messages == a.prepare("Who did Sullivan talk to?").messages  # the same prompt
+
+
+def test_the_text_warm_up_stops_at_its_limit_and_waits_while_the_generator_is_busy(assistant, fake_embedder) -> None:
+    indexed = fake_embedder.embedded
+    assert assistant(_cite_first_passage, warm_texts=0).warm_texts() == 0 and fake_embedder.embedded == indexed
+    a = assistant(_cite_first_passage, warm_texts=5)
+    a.generator.lock.acquire()  # a question's turn
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (a.warm_texts(pause=0.01), done.set()))
+    worker.start()
+    assert not done.wait(0.3) and fake_embedder.embedded == indexed
+    a.generator.lock.release()
+    assert done.wait(10)
+    full = assistant(_cite_first_passage).warm_texts()
+    assert 5 <= len(a._text_vectors) < full  # it stopped after the chunk that reached the limit
+
+
 def test_the_chat_says_what_it_waits_for_then_which_articles_the_model_reads(assistant) -> None:
     from rag import ui
 
