@@ -15,6 +15,10 @@ written vowel (Nikolai نيكولاي) or two (Ismail إسماعيل), a final e
 (Meloni ميلوني, not Milone), ث is th (Keith كيث, not Kit) and ح an h that is
 always heard (Hassan حسن, not Son).
 
+Given names and surnames of well-known people are looked up first: Arabic
+Wikipedia names about 3,100 people in both scripts (جيمس بيكر, James Baker),
+so جيمس is James, not "Gems", and بيل Bill, not "Bell" (`_people`).
+
 Place and month names are not spelled by sound but looked up: Unicode CLDR
 (through Babel) gives the Arabic and English names of every country and
 region, of ~400 cities and of the months in every Arabic locale, so ليتوانيا
@@ -41,6 +45,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .text import normalize
 
@@ -214,13 +219,54 @@ def _lexicon() -> dict[tuple[str, ...], list[tuple[str, tuple[str, ...], float]]
     return table
 
 
+_PEOPLE_NAMES = 2  # a word of people's names is looked up when this many names spell it one way,
+_PEOPLE_SHARE = 2 / 3  # ... this share of those that have it at least,
+_PEOPLE_COST = 1.0  # ... and it sounds like that spelling (names in another word order pair unrelated words)
+
+
+@functools.lru_cache(maxsize=1)
+def _people() -> dict[str, str]:
+    """Words of well-known people's names in Arabic script mapped to their usual English spelling.
+
+    Arabic Wikipedia's names of about 3,100 people, from the arwikicats package
+    ("james baker": "جيمس بيكر"), paired word by word where both forms have as
+    many words. Accents are dropped (Valéry: Valery), as English news mostly does."""
+    import json
+    import unicodedata
+    from collections import Counter
+    from importlib import metadata
+
+    path = metadata.distribution("arwikicats").locate_file("ArWikiCats/jsons/people/peoples.json")
+    seen: dict[str, Counter[str]] = {}
+    for english, arabic in json.loads(Path(str(path)).read_text(encoding="utf-8")).items():
+        ar, en = arabic.split(), unicodedata.normalize("NFKD", english).encode("ascii", "ignore").decode().split()
+        if len(ar) == len(en):
+            for a, e in zip(ar, en, strict=True):
+                if e.isalpha() and len(e) > 1 and _ARABIC_TOKEN.fullmatch(a):
+                    seen.setdefault(_bare(a), Counter())[e] += 1
+    found = {}
+    for arabic, counts in seen.items():
+        english, n = counts.most_common(1)[0]
+        key = arabic_key(arabic)
+        if n >= _PEOPLE_NAMES and n >= _PEOPLE_SHARE * counts.total() and key and min(_cost(key, k) for k in english_keys(english)) <= _PEOPLE_COST:
+            found[arabic] = english.capitalize()
+    return found
+
+
 @functools.lru_cache(maxsize=4096)
 def spell(arabic_word: str) -> Spelling | None:
-    """The usual English spelling of one Arabic word, or None when none is known."""
+    """The usual English spelling of one Arabic word, or None when none is known:
+    a word of well-known people's names as they spell it, else by sound."""
     word = _bare(arabic_word)
     if len(word) < 2:
         return None
     tries = [(word, 0.0)] + ([(stem, _PREFIX_PENALTY)] if (stem := _unclitic(word)) else [])
+    for form, penalty in tries:
+        if known := _people().get(form):
+            from wordfreq import zipf_frequency
+
+            zipf = zipf_frequency(known, "en")
+            return Spelling(arabic_word, known, round(penalty - _W_FREQ * zipf, 2), zipf)
     best: Spelling | None = None
     for form, penalty in tries:
         key = arabic_key(form)
@@ -261,6 +307,8 @@ def is_name_like(arabic_word: str) -> bool:
     bare = _bare(arabic_word)
     if _vocabulary(arabic_word):
         return False
+    if bare in _people() or _unclitic(bare) in _people():
+        return True
     spelling = spell(bare)
     if spelling is None or spelling.cost > _NAME_COST:
         return False
@@ -700,6 +748,7 @@ def warm() -> None:
     from wordfreq import zipf_frequency
 
     _lexicon()
+    _people()
     _cldr()
     _countries()
     for lang in ("ar", "en", "de", "fr", "es", "it", "nl", "pl"):

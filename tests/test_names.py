@@ -28,8 +28,22 @@ def test_dev_list_accuracy() -> None:
 
 
 def test_full_names_dev_list_accuracy() -> None:
-    """48 of the 81 words are spelled the usual way: a floor, so a change that spells worse is seen."""
-    assert (accuracy := _accuracy([(a, e) for ar, en in FULL_DEV for a, e in zip(ar.split(), en.split(), strict=True)])) >= 0.55, accuracy
+    """54 of the 81 words are spelled the usual way (48 by sound alone): a floor, so a change that spells worse is seen."""
+    assert (accuracy := _accuracy([(a, e) for ar, en in FULL_DEV for a, e in zip(ar.split(), en.split(), strict=True)])) >= 0.62, accuracy
+
+
+@pytest.mark.parametrize(("arabic", "english"), [("جيمس", "James"), ("بيل", "Bill"), ("مايك", "Mike"), ("جاستن", "Justin"), ("وجيمس", "James")])
+def test_words_of_well_known_peoples_names_are_looked_up(arabic: str, english: str) -> None:
+    """By sound alone these read as English words ("Gems", "Bell", "Mick", "Gaston") and were not taken for names."""
+    assert names.spell(arabic).english == english and names.is_name_like(arabic)
+
+
+def test_the_people_list_pairs_only_words_that_sound_alike_and_names_stay_names() -> None:
+    people = names._people()
+    assert len(people) > 300
+    assert "ملك" not in people and "أفلام" not in people  # "king of England" is ملك إنجلترا: word order pairs ملك with "of"
+    assert not names.is_name_like("على") and not names.is_name_like("إن")  # Arabic vocabulary stays vocabulary
+    assert names.glossary("وقال جيمس بيكر إن بيل غيتس ومايك بنس التقيا جاستن ترودو").items() >= {"جيمس": "James", "بيل": "Bill", "جاستن ترودو": "Justin Trudeau"}.items()
 
 
 @pytest.mark.parametrize(("arabic", "english"), [("ميدفيديف", "Medvedev"), ("لوكاشينكو", "Lukashenko"), ("ماكرون", "Macron"), ("بلينكن", "Blinken")])
