@@ -208,7 +208,7 @@ class Assistant:
     def warm_texts(self, pause: float = 0.2) -> int:
         """Embed ahead what an English question embeds before its prompt: the clauses of the
         indexed chunks (for the focus sentence) and their names with their English spellings
-        (for the glossary), article by article, until `settings.warm_texts` texts are kept.
+        (for the glossary), chunk by chunk in index order, until `settings.warm_texts` texts are kept.
 
         Over the seed articles that is about 420 texts and a minute of CPU, and the first
         English question is then prepared in a quarter of a second instead of four. It runs
