@@ -223,8 +223,8 @@ class Assistant:
             whole = Passage(0, chunk, tuple(range(len(chunk.sentences))), 0.0)
             if self.settings.focus_sentence:
                 self._document_vectors([c for _, _, c in prompting.clauses([whole])])
-            if self.settings.name_similarity > 0:
-                names.glossary(whole.text, [], self._name_similarity, self.settings.name_similarity, self.settings.phrase_similarity)
+            if self.settings.name_similarity > 0:  # else no name is embedded
+                self._glossary(whole.text, [])
         return len(self._text_vectors)
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
@@ -284,8 +284,7 @@ class Assistant:
         direct = language == "ar" or self.settings.english_mode == "direct"
         glossary = {}
         if language == "en" and passages:
-            checked = self.settings.name_similarity > 0
-            glossary = names.glossary(" ".join(p.text for p in passages), [question, context], self._name_similarity if checked else None, self.settings.name_similarity, self.settings.phrase_similarity)
+            glossary = self._glossary(" ".join(p.text for p in passages), [question, context])
         focus = None
         if language == "en":  # in a conversation, the sentence for the question just asked
             focus = self._focus(alone, passages)
@@ -299,6 +298,11 @@ class Assistant:
         vector = self.embedder.embed_query(query) if vector is None else vector
         hits = self.retriever.search(query, self.settings.top_k, vector)
         return query, vector, hits, self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin)
+
+    def _glossary(self, text: str, hints: list[str]) -> dict[str, str]:
+        """The names of text with their English spellings, checked by the embedding model unless `name_similarity` is 0."""
+        checked = self.settings.name_similarity > 0
+        return names.glossary(text, hints, self._name_similarity if checked else None, self.settings.name_similarity, self.settings.phrase_similarity)
 
     def _name_similarity(self, pairs: list[tuple[str, str]]) -> list[float]:
         """How close the embedding model puts each (Arabic, English) pair: a name and its

@@ -253,6 +253,16 @@ def _people() -> dict[str, str]:
     return found
 
 
+def _looked_up(word: str) -> tuple[str, float] | None:
+    """(English spelling, clitic penalty) of a bare word found among well-known people's
+    names, itself or without a leading clitic (وجيمس: James); None when it is not there."""
+    stem = _unclitic(word)
+    for form, penalty in ((word, 0.0), (stem, _PREFIX_PENALTY)):
+        if form and (known := _people().get(form)):
+            return known, penalty
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def spell(arabic_word: str) -> Spelling | None:
     """The usual English spelling of one Arabic word, or None when none is known:
@@ -260,13 +270,13 @@ def spell(arabic_word: str) -> Spelling | None:
     word = _bare(arabic_word)
     if len(word) < 2:
         return None
-    tries = [(word, 0.0)] + ([(stem, _PREFIX_PENALTY)] if (stem := _unclitic(word)) else [])
-    for form, penalty in tries:
-        if known := _people().get(form):
-            from wordfreq import zipf_frequency
+    if found := _looked_up(word):
+        from wordfreq import zipf_frequency
 
-            zipf = zipf_frequency(known, "en")
-            return Spelling(arabic_word, known, round(penalty - _W_FREQ * zipf, 2), zipf)
+        known, penalty = found
+        zipf = zipf_frequency(known, "en")
+        return Spelling(arabic_word, known, round(penalty - _W_FREQ * zipf, 2), zipf)
+    tries = [(word, 0.0)] + ([(stem, _PREFIX_PENALTY)] if (stem := _unclitic(word)) else [])
     best: Spelling | None = None
     for form, penalty in tries:
         key = arabic_key(form)
@@ -307,7 +317,7 @@ def is_name_like(arabic_word: str) -> bool:
     bare = _bare(arabic_word)
     if _vocabulary(arabic_word):
         return False
-    if bare in _people() or _unclitic(bare) in _people():
+    if _looked_up(bare):
         return True
     spelling = spell(bare)
     if spelling is None or spelling.cost > _NAME_COST:
