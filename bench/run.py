@@ -41,8 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag import hostcheck, models  # noqa: E402
 from rag import index as index_mod  # noqa: E402
-from rag import models  # noqa: E402
 from rag.answering import Answer, Assistant, Token  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
@@ -138,12 +138,11 @@ def raw_run(llm, prompt_tokens: list[int], n: int) -> dict:
 
 
 def bench_generation(settings: Settings, assistant: Assistant, quick: bool) -> dict:
-    from llama_cpp import Llama
-
     gen = assistant.generator
     assert isinstance(gen, Recording)
     path = models.ensure(settings, settings.generator_model) / models.spec(settings.generator_model).main_file
-    raw = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_threads_batch=settings.n_threads, n_batch=512, seed=settings.seed, verbose=False)
+    raw = hostcheck.load_llama(path, gen.inner.extra_buffers, n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_threads_batch=settings.n_threads, n_batch=512,
+                               seed=settings.seed, verbose=False)
     rows = []
     for question in QUESTIONS[: 2 if quick else 4]:
         gen.inner.forget()  # cold: no prefix reuse for this comparison
@@ -302,7 +301,7 @@ def bench_memory(settings: Settings) -> dict:
 
 
 def bench_prompts(assistant: Assistant) -> dict:
-    questions = load_questions(ROOT / "eval" / "questions.jsonl")
+    questions = load_questions(ROOT / "eval" / "dev.jsonl")
     sizes = []
     for q in questions:
         prepared = assistant.prepare(q.question, q.history)
@@ -312,7 +311,7 @@ def bench_prompts(assistant: Assistant) -> dict:
 
 
 def bench_preparation(assistant: Assistant) -> dict:
-    questions = [q for q in load_questions(ROOT / "eval" / "questions.jsonl") if q.language == "en"]
+    questions = [q for q in load_questions(ROOT / "eval" / "dev.jsonl") if q.language == "en"]
 
     def prepare(q, fresh: bool) -> float:
         if fresh:
@@ -353,7 +352,10 @@ def main() -> None:
     idx = index_mod.load(settings.index_dir)
     embedder = load_embedder(settings, idx.manifest["embedding_model"])
     path = models.ensure(settings, settings.generator_model) / models.spec(settings.generator_model).main_file
-    gen = Recording(LlamaCppGenerator(path, settings.generator_model, settings.n_ctx, settings.n_threads, settings.seed, settings.temperature))
+    verdict = hostcheck.decide(settings.llama_extra_buffers, path, settings.model_dir)
+    print(verdict.line(), flush=True)
+    gen = Recording(LlamaCppGenerator(path, settings.generator_model, extra_buffers=verdict.extra_buffers, n_ctx=settings.n_ctx, threads=settings.n_threads,
+                                      seed=settings.seed, temperature=settings.temperature))
     assistant = Assistant(settings, idx, embedder, gen)
     from rag import names
 

@@ -33,6 +33,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         else:
             for r in rows:
                 print(f"{r['name']:<38} {r['role']:<10} {int(r['size']) / 1e6:>8.1f} MB  {r['license']:<20} {r['status']:<9} {r['path']}")
+                if "extra_buffers" in r:
+                    print(f"{'':<38} {r['extra_buffers']}")
         return 0
     names = args.names or [settings.embedding_model, settings.generator_model]
     for name in names:
@@ -65,7 +67,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     ix = index.load(settings.index_dir)
     embedder = load_embedder(settings, ix.manifest["embedding_model"])
     index.check_model(ix, embedder)
-    hits = Retriever(ix, embedder, args.mode).search(args.query, args.k)
+    hits = Retriever(ix, embedder, args.mode or settings.retrieval_mode).search(args.query, args.k)
     if args.json:
         print(json.dumps({"query": args.query, "hits": [
             {"rank": h.rank, "doc_id": h.chunk.doc_id, "chunk_id": h.chunk.chunk_id, "title": h.chunk.title, "date": h.chunk.date, "score": round(h.score, 6), "text": h.chunk.text}
@@ -157,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="retrieve passages for a query")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5)
-    p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default="dense")
+    p.add_argument("--mode", choices=["dense", "bm25", "hybrid", "script"], default=None, help="default: the retrieval_mode setting")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
@@ -167,10 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="evaluate on eval/questions.jsonl")
-    p.add_argument("--questions", default=None, help="question set (default: eval/questions.jsonl)")
-    p.add_argument("--out", default=None, help="report folder (default: eval/)")
+    p = sub.add_parser("eval", help="evaluate on the dev and test sets (eval/dev.jsonl, eval/test.jsonl), side by side")
+    p.add_argument("--sets", default="dev,test", help="which of dev, test (default: both); the test set reports totals only")
+    p.add_argument("--questions", default=None, help="another question set instead (full report)")
+    p.add_argument("--out", default=None, help="report folder (default: eval/; eval/custom/ with --questions)")
     p.add_argument("--retrieval-only", action="store_true")
+    p.add_argument("--generations", default=None, help="file keeping each generation by its prompt; a prompt found there is not generated again")
     p.add_argument("--limit", type=int, default=0, help="first N questions only")
     p.add_argument("--ids", default="", help="comma-separated question ids")
     p.set_defaults(func=cmd_eval)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import queue
 import string
 import threading
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from . import models
+from . import hostcheck, models
 from .errors import GenerationError
 from .settings import Settings
 
+log = logging.getLogger(__name__)
 Message = dict[str, str]
 _SAVED_HEADS = 8  # system-message KV states kept by a LlamaCppGenerator
 
@@ -83,15 +85,16 @@ class Generator(Protocol):
 class LlamaCppGenerator:
     """A GGUF model run in-process by llama-cpp-python."""
 
-    def __init__(self, path: Path, name: str, n_ctx: int = 2048, threads: int = 2, seed: int = 0, temperature: float = 0.0) -> None:
-        from llama_cpp import Llama
+    def __init__(self, path: Path, name: str, *, extra_buffers: bool, n_ctx: int = 2048, threads: int = 2, seed: int = 0, temperature: float = 0.0) -> None:
+        """Load the GGUF at path; extra_buffers as the host's verdict says (rag.hostcheck)."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.name = name
         self.n_ctx = n_ctx
         self.lock = threading.Lock()
         self._temperature = temperature
-        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, seed=seed, verbose=False)
+        self.extra_buffers = extra_buffers
+        self._llm = hostcheck.load_llama(path, extra_buffers, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, seed=seed, verbose=False)
         meta = self._llm.metadata
         template = meta.get("tokenizer.chat_template")
         if not template:
@@ -360,5 +363,8 @@ def load_generator(settings: Settings, name: str | None = None) -> Generator:
     spec = models.spec(name)
     if spec.role != "generator":
         raise GenerationError(f"{name} is not a generator")
-    folder = models.ensure(settings, name)
-    return LlamaCppGenerator(folder / spec.main_file, name, settings.n_ctx, settings.n_threads, settings.seed, settings.temperature)
+    path = models.ensure(settings, name) / spec.main_file
+    verdict = hostcheck.decide(settings.llama_extra_buffers, path, settings.model_dir)
+    log.info(verdict.line())
+    return LlamaCppGenerator(path, name, extra_buffers=verdict.extra_buffers, n_ctx=settings.n_ctx, threads=settings.n_threads,
+                             seed=settings.seed, temperature=settings.temperature)

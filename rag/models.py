@@ -407,10 +407,17 @@ def _write_json_atomic(path: Path, data: object) -> None:
 
 
 def listing(settings: Settings) -> list[dict[str, Any]]:
-    """Name, role, size, license, status and path of every registered model."""
+    """Name, role, size, license, status and path of every registered model; for a present
+    GGUF, also what llama.cpp's extra-buffer self-check decided on this host (rag.hostcheck)."""
+    from . import hostcheck
+
     rows = []
     for model in REGISTRY.values():
         folder = model_dir(settings, model.name)
         size = sum((folder / f.path).stat().st_size for f in model.files if (folder / f.path).exists())
-        rows.append({"name": model.name, "role": model.role, "size": size, "license": model.license, "status": status(settings, model.name), "path": str(folder)})
+        row: dict[str, Any] = {"name": model.name, "role": model.role, "size": size, "license": model.license, "status": status(settings, model.name), "path": str(folder)}
+        if model.role == "generator" and row["status"] == "verified":
+            verdict = hostcheck.kept_verdict(folder / model.main_file, settings.model_dir)
+            row["extra_buffers"] = verdict.line() if verdict else "llama.cpp extra buffers: not checked on this host yet (checked on first load)"
+        rows.append(row)
     return rows

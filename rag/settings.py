@@ -30,6 +30,10 @@ def _doc(text: str, **kw: Any) -> Any:
     return field(metadata={"doc": text, **{k: v for k, v in kw.items() if k in checks}}, **{k: v for k, v in kw.items() if k not in checks})
 
 
+# Mechanisms of the answer path that `ablate` can switch off, to measure what each one adds (eval/ablation.py)
+MECHANISMS = ("followup_join", "naming", "glossary", "yes_no", "loop_stop", "completion", "drop_years", "filler")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Settings of the assistant; see each field's `doc` metadata."""
@@ -50,8 +54,18 @@ class Settings:
         " given as its start; off (llama-cpp-python's server opens a new turn after it): asked for in the question instead.",
         default=False,
     )
+    llama_extra_buffers: str = _doc(
+        "llama.cpp's extra weight buffers (AMX, CPU repack) for the in-process GGUF: 'auto' (a child process tries them once per"
+        " CPU, llama.cpp build and model file, and they are used only if it survives), 'on', or 'off'.",
+        default="auto", choices=("auto", "on", "off"),
+    )
     chunk_tokens: int = _doc("Target chunk size in embedding-tokenizer tokens.", default=160, lo=32, hi=2000)
     chunk_overlap: int = _doc("Sentences repeated between neighbouring chunks.", default=1, lo=0, hi=5)
+    retrieval_mode: str = _doc(
+        "How chunks are ranked: 'dense' (EmbeddingGemma vectors), 'bm25', 'hybrid' (both, fused by rank), or 'script'"
+        " (hybrid for a question in the articles' script, dense for one in another script).",
+        default="dense", choices=("dense", "bm25", "hybrid", "script"),
+    )
     top_k: int = _doc("Chunks retrieved per question.", default=5, lo=1, hi=50)
     evidence_sentences: int = _doc("Evidence sentences put in the prompt.", default=4, lo=1, hi=20)
     evidence_margin: float = _doc("Sentences scoring this much below the best one are left out of the prompt.", default=0.2, lo=0.0, hi=2.0)
@@ -67,6 +81,12 @@ class Settings:
     refusal_threshold: float = _doc("Below this best sentence similarity the assistant refuses without generating.", default=0.25, lo=0.0, hi=1.0)
     country_check: bool = _doc("Refuse without generating when the question names a country (China, الصيني) that no retrieved passage mentions.", default=True)
     unsupported_threshold: float = _doc("Below this best sentence similarity, an answer none of whose citations verifies becomes the refusal.", default=0.35, lo=0.0, hi=1.0)
+    ablate: str = _doc(
+        "For measuring only: answer-path mechanisms switched off, comma-separated: follow-up joining, the who-is quoting path, the"
+        " English name glossary, yes/no handling, the loop stopper, completing an answer that only points or repeats the question,"
+        " dropping unstated years, dropping a courtesy opening. Empty in use.",
+        default="", items=MECHANISMS,
+    )
     n_ctx: int = _doc("Generator context window in tokens.", default=2048, lo=512, hi=32768)
     max_answer_tokens: int = _doc("Most tokens an answer may have.", default=100, lo=16, hi=2048)
     threads: int = _doc("CPU threads for generation (0: all cores).", default=0, lo=0, hi=256)

@@ -115,6 +115,32 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def host_verdict(real_settings: Settings, pytestconfig: pytest.Config):
+    """The real self-check of llama.cpp's extra buffers for the default generator on this host
+    (kept from an earlier run when one was made); printed at the end of the test output."""
+    from rag import hostcheck, models
+
+    path = models.ensure(real_settings, real_settings.generator_model) / models.spec(real_settings.generator_model).main_file
+    verdict = hostcheck.decide("auto", path, real_settings.model_dir)
+    pytestconfig.stash[_VERDICT] = verdict.line()
+    return verdict
+
+
+_VERDICT = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    line = config.stash.get(_VERDICT, None)
+    terminalreporter.write_line(f"{_cpu()}: {line}" if line else "llama.cpp extra-buffer self-check: not run in this session")
+
+
+def _cpu() -> str:
+    from rag.hostcheck import _cpuinfo
+
+    return _cpuinfo().get("model name", "unknown CPU")
+
+
+@pytest.fixture(scope="session")
 def real_embedder(real_settings: Settings):
     from rag.embedding import load_embedder
 
@@ -130,7 +156,7 @@ def real_index(real_settings: Settings, real_embedder):
 
 
 @pytest.fixture(scope="session")
-def real_assistant(real_settings: Settings, real_index, real_embedder):
+def real_assistant(real_settings: Settings, real_index, real_embedder, host_verdict):
     from rag.answering import Assistant
     from rag.generation import load_generator
 

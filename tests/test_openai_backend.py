@@ -1,5 +1,6 @@
 """The OpenAI-compatible generator backend against real llama.cpp servers
-(`python -m llama_cpp.server` with the small SmolLM2 GGUF) started on
+(llama-cpp-python's server with the small SmolLM2 GGUF, run by
+`python -m rag.hostcheck serve` so it loads as the host's self-check says) started on
 127.0.0.1 by the test, and stopped after it."""
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def llama_servers(real_settings, tmp_path_factory):
             port = free_port()
             log = open(logs / f"server-{i}.log", "w")  # noqa: SIM115 (closed with the process)
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+                [sys.executable, "-m", "rag.hostcheck", "serve", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
                  "--n_ctx", "2048", "--n_threads", "1", "--seed", "0"],
                 stdout=log, stderr=subprocess.STDOUT))
             log.close()

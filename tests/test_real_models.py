@@ -36,7 +36,7 @@ def test_search_json_ranks_the_sullivan_article_first(real_index, real_settings,
 
 def test_retrieval_recall_at_5_on_the_dev_set(real_index, real_embedder) -> None:
     retriever = Retriever(real_index, real_embedder)
-    questions = [q for q in load_questions(REPO_ROOT / "eval" / "questions.jsonl") if q.answerable and not q.history]
+    questions = [q for q in load_questions(REPO_ROOT / "eval" / "dev.jsonl") if q.answerable and not q.history]
     for lang in ("ar", "en"):
         ranks = [retrieval_ranks(q.doc_ids, [h.chunk.doc_id for h in retriever.search(q.question, 5)]) for q in questions if q.language == lang]
         assert len(ranks) >= 20
@@ -178,11 +178,12 @@ def test_tampered_model_is_refused_and_named(real_settings, tmp_path: Path) -> N
 
 
 def test_llama_cpp_backend_streams_and_counts(real_settings) -> None:
-    from rag import models
+    from rag import hostcheck, models
     from rag.generation import LlamaCppGenerator, Usage
 
-    folder = models.fetch(real_settings, "smollm2-135m-instruct-q4_1")
-    gen = LlamaCppGenerator(folder / "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2", n_ctx=512, threads=2)
+    path = models.fetch(real_settings, "smollm2-135m-instruct-q4_1") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    verdict = hostcheck.decide(real_settings.llama_extra_buffers, path, real_settings.model_dir)
+    gen = LlamaCppGenerator(path, "smollm2", extra_buffers=verdict.extra_buffers, n_ctx=512, threads=2)
     messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is the capital of France?"}]
     with gen.lock:
         events = list(gen.stream(messages, 24))
