@@ -155,7 +155,8 @@ class Assistant:
         self.index = index
         self.embedder = embedder
         self.generator = generator
-        self.retriever = Retriever(index, embedder)
+        self.retriever = Retriever(index, embedder, settings.retrieval_mode)
+        self._off = frozenset(Settings.split(settings.ablate))  # mechanisms switched off to measure them
         self._waiting = 0
         self._waiting_lock = threading.Lock()
         self.warming = False  # True while `warm` runs: a busy generator is busy with it, not with a question
@@ -260,7 +261,7 @@ class Assistant:
         """Everything before generation: the checked question, its language, retrieval, evidence, the fitted prompt."""
         question = self.check_question(question)
         language = detect_language(question)
-        context = _previous_question(history or [], self.settings.max_history_turns)
+        context = _previous_question(history or [], self.settings.max_history_turns) if "followup_join" not in self._off else ""
         alone = self.embedder.embed_query(question)
         query, vector, hits, passages = self._retrieve(question, alone)
         if context:
@@ -272,7 +273,7 @@ class Assistant:
             else:
                 context = ""
         named = self.retriever.named(question)
-        if named and _asks_what_it_is(question, named, self.retriever.named):
+        if named and "naming" not in self._off and _asks_what_it_is(question, named, self.retriever.named):
             # "Who is Kupchan?", "Ushakov": so short a question reads far from every sentence, even the ones
             # naming it (a bare name finds sentences about others), so the sentences naming it come first,
             # and they are the answer (`_naming`): asked who someone is, the model guesses at the role
@@ -283,13 +284,14 @@ class Assistant:
             named = set()
         direct = language == "ar" or self.settings.english_mode == "direct"
         glossary = {}
-        if language == "en" and passages:
+        if language == "en" and passages and "glossary" not in self._off:
             glossary = self._glossary(" ".join(p.text for p in passages), [question, context])
         focus = None
         if language == "en":  # in a conversation, the sentence for the question just asked
             focus = self._focus(alone, passages)
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
-        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, focus)
+        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, focus,
+                                         "yes_no" not in self._off)
         unmentioned = _unmentioned(question, hits) if self.settings.country_check else []
         return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct, unmentioned, frozenset(named))
 
@@ -360,7 +362,9 @@ class Assistant:
         stream_draft = direct and not weak
         tidy = direct and language == "en"  # English drafts carry the glossary's annotations: shown without them
         opening = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""  # the answer's start, given in the prompt
-        yes_no = direct and prompting.asks_yes_no(question)
+        yes_no = direct and prompting.asks_yes_no(question) and "yes_no" not in self._off
+        off = self._off
+        without_filler = _without_filler if "filler" not in off else (lambda text: text)
         draft = opening
         shown = ""
         given = f"{p.context} {question}"  # words an answer must go beyond to say something
@@ -373,7 +377,7 @@ class Assistant:
                 continue
             draft += " " + piece if draft == opening and opening and not piece[:1].isspace() else piece
             said = draft[len(opening) :]  # what the model wrote after the opening
-            loop = _loop_start(said, _LOOP_REPEATS, _LOOP_CHARS)
+            loop = _loop_start(said, _LOOP_REPEATS, _LOOP_CHARS) if "loop_stop" not in off else None
             if loop is not None:
                 # the model is stuck repeating itself ("3000000000…"): stop it, and keep only the sentences before
                 if close := getattr(pieces, "close", None):
@@ -381,10 +385,10 @@ class Assistant:
                 usage = Usage(gen.prompt_tokens(messages), gen.count_tokens(said))
                 draft = opening + _before_sentence(said, loop)
                 break
-            if stream_draft and not _maybe_refusal(said) and not _maybe_filler(draft) and not (yes_no and _maybe_verdict(said)):
+            if stream_draft and not _maybe_refusal(said) and not ("filler" not in off and _maybe_filler(draft)) and not (yes_no and _maybe_verdict(said)):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
                 # and so does a run that repeats itself: it may be the start of a loop (above)
-                plain = _without_filler(draft)
+                plain = without_filler(draft)
                 plain = plain[: _loop_start(plain, 3, 3)]
                 plain = plain[: _marker_start(plain)]  # and so does what may be the refusal marker, begun after other text
                 visible = cite.settled_years(cite.held_back(prompting.stable_english(plain, glossary) if tidy else plain), stated)
@@ -394,7 +398,7 @@ class Assistant:
                         first = time.perf_counter()
                     yield Token(visible[len(shown) :])
                     shown = visible
-        draft = _without_filler(draft).strip()
+        draft = without_filler(draft).strip()
         said = draft[len(opening) :]
         valid = {x.n for x in passages}
         cleaned = cite.clean_markers(draft, valid)
@@ -404,7 +408,7 @@ class Assistant:
         # a bare yes or no from the small model is it agreeing with the question, not reading the passages
         # ("…, yes, Russia used nuclear weapons", "نعم، بادر الجانب الروسي"): the passages' closest sentence is shown instead
         echo = echo or (yes_no and bool(_VERDICT.match(said)))
-        complete = direct and bool(pointing or echo)
+        complete = direct and bool(pointing or echo) and "completion" not in off
         if prompting.refuses(draft) or not (complete or cite.strip_markers(said)):
             text = REFUSALS[language]
             if first is None:
@@ -414,7 +418,7 @@ class Assistant:
             return
         draft = cleaned  # what the model wrote is what is verified: a year it made up still counts against it
         if direct:
-            answer = cite.drop_unstated_years(readable, stated)
+            answer = cite.drop_unstated_years(readable, stated) if "drop_years" not in off else readable
             if complete:
                 cited = pointing or cite.markers(answer)
                 sources = [x for x in passages if x.n in cited] or passages

@@ -1,6 +1,12 @@
 """Evaluation on a question set: retrieval and answer metrics, a report.
 
-A question entry (eval/questions.jsonl):
+Two sets over the seed articles: `eval/dev.jsonl`, the set changes are chosen
+on (its report lists every wrong answer), and `eval/test.jsonl`, frozen once
+written and read only as totals: its run writes no per-question results
+anywhere, so nothing can be tuned to its questions. `rag eval` runs both and
+writes them side by side (eval/report.md).
+
+A question entry:
     {"id", "language", "category", "question", "history"?, "answerable",
      "answers": [[alias, ...], ...], "doc_ids": [...], "evidence": [...]}
 An answer is correct when, for every alias group, one alias occurs in it
@@ -15,14 +21,18 @@ citations that verified.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import json
 import math
 import platform
 import re
 import statistics
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,17 +149,68 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 3) if values else None
 
 
-def run(settings: Settings, questions: list[Question], retrieval_only: bool, progress: bool = True) -> dict[str, Any]:
-    """Evaluate retrieval (dense, bm25, hybrid) and, unless retrieval_only, answers."""
+class KeptGenerations:
+    """A generator whose finished generations are kept in a file by prompt (and model and sampling
+    settings), and taken from it when the same prompt comes again.
+
+    An answer is greedy and depends only on its own prompt (rag.generation), so a rerun, or
+    a variant of the pipeline that changes some prompts (eval/ablation.py), generates only
+    the prompts it has not seen. Timings of a kept generation are not generation timings."""
+
+    def __init__(self, inner: Any, path: Path, settings: Settings) -> None:
+        self.inner = inner
+        self.name, self.n_ctx, self.lock = inner.name, inner.n_ctx, inner.lock
+        self._path = path
+        self._salt = f"{inner.name}|extra_buffers={getattr(inner, 'extra_buffers', None)}|t={settings.temperature}|seed={settings.seed}"
+        self._kept: dict[str, list[Any]] = {}
+        self._write = threading.Lock()
+        self.hits = self.misses = 0
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError, KeyError):  # a line cut short by a crash is skipped
+                    entry = json.loads(line)
+                    self._kept[entry["key"]] = entry["pieces"]
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.inner.count_tokens(text))
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        return int(self.inner.prompt_tokens(messages))
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[Any]:
+        from .generation import Usage
+
+        key = hashlib.sha256(json.dumps([self._salt, messages, max_tokens], ensure_ascii=False).encode()).hexdigest()
+        if (kept := self._kept.get(key)) is not None:
+            self.hits += 1
+            for piece in kept:
+                yield Usage(*piece) if isinstance(piece, list) else piece
+            return
+        self.misses += 1
+        pieces: list[Any] = []
+        for piece in self.inner.stream(messages, max_tokens):
+            pieces.append([piece.prompt_tokens, piece.completion_tokens] if isinstance(piece, Usage) else piece)
+            yield piece
+        self._kept[key] = pieces  # only a generation run to its end is kept (one closed early is not)
+        with self._write:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with self._path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"key": key, "pieces": pieces}, ensure_ascii=False) + "\n")
+
+
+def run(settings: Settings, questions: list[Question], retrieval_only: bool, progress: bool = True, generator: Any = None, embedder: Any = None,
+        modes: tuple[str, ...] = ("dense", "bm25", "hybrid", "script")) -> dict[str, Any]:
+    """Evaluate retrieval (modes) and, unless retrieval_only, answers (with generator and embedder,
+    or the ones settings and the index name)."""
     from . import index as index_mod
     from .embedding import load_embedder
     from .retrieval import Retriever
 
     ix = index_mod.load(settings.index_dir)
-    embedder = load_embedder(settings, ix.manifest["embedding_model"])
+    embedder = embedder or load_embedder(settings, ix.manifest["embedding_model"])
     index_mod.check_model(ix, embedder)
     results: list[dict[str, Any]] = [{"id": q.id, "language": q.language, "category": q.category, "question": q.question, "answerable": q.answerable} for q in questions]
-    for mode in ("dense", "bm25", "hybrid"):
+    for mode in modes:
         retriever = Retriever(ix, embedder, mode)
         for q, r in zip(questions, results, strict=True):
             if q.answerable:
@@ -160,7 +221,7 @@ def run(settings: Settings, questions: list[Question], retrieval_only: bool, pro
         from .answering import Assistant
         from .generation import load_generator
 
-        assistant = Assistant(settings, ix, embedder, load_generator(settings))
+        assistant = Assistant(settings, ix, embedder, generator or load_generator(settings))
         for q, r in tqdm(list(zip(questions, results, strict=True)), desc="answering", file=sys.stderr, disable=not progress):
             answer = assistant.ask(q.question, q.history)
             cited = [c.text for c in answer.citations]
@@ -186,13 +247,14 @@ def summarize(results: list[dict[str, Any]], retrieval_only: bool) -> dict[str, 
         groups["all"].append(r)
         groups[f"lang:{r['language']}"].append(r)
         groups[f"cat:{r['category']}"].append(r)
+        groups[f"lang:{r['language']}:cat:{r['category']}"].append(r)
     summary: dict[str, Any] = {}
     for name, rows in groups.items():
         answerable = [r for r in rows if r["answerable"]]
         s: dict[str, Any] = {"n": len(rows), "answerable": len(answerable)}
-        for mode in ("dense", "bm25", "hybrid"):
+        for mode in ("dense", "bm25", "hybrid", "script"):
             ranks = [r.get(f"rank_{mode}") for r in answerable]
-            if ranks:
+            if ranks and any(f"rank_{mode}" in r for r in answerable):
                 s[mode] = {"r@1": round(recall_at(ranks, 1), 3), "r@3": round(recall_at(ranks, 3), 3), "r@5": round(recall_at(ranks, 5), 3), "mrr": round(mrr(ranks), 3)}
         if not retrieval_only:
             unanswerable = [r for r in rows if not r["answerable"]]
@@ -201,6 +263,7 @@ def summarize(results: list[dict[str, Any]], retrieval_only: bool) -> dict[str, 
             s["false_refusal_rate"] = _mean([float(r["refused"]) for r in answerable])
             s["citation_precision"] = _mean([r["citation_precision"] for r in answerable if r.get("citation_precision") is not None])
             s["citation_recall"] = _mean([r["citation_recall"] for r in answerable if r.get("citation_recall") is not None])
+            s["evidence_in_prompt"] = _mean([float(bool(r.get("evidence_in_prompt"))) for r in answerable])
             s["faithfulness"] = _mean([r["faithfulness"] for r in rows if r.get("faithfulness") is not None])
             s["ttft_p50_ms"] = round(percentile([r["ttft_ms"] for r in rows], 50))
             s["ttft_p90_ms"] = round(percentile([r["ttft_ms"] for r in rows], 90))
@@ -231,14 +294,14 @@ def report_markdown(data: dict[str, Any], settings: Settings, retrieval_only: bo
         "| group | mode | R@1 | R@3 | R@5 | MRR |", "|---|---|---|---|---|---|",
     ]
     for group in ("all", "lang:ar", "lang:en"):
-        for mode in ("dense", "bm25", "hybrid"):
+        for mode in ("dense", "bm25", "hybrid", "script"):
             if mode in s.get(group, {}):
                 m = s[group][mode]
                 lines.append(f"| {group} | {mode} | {m['r@1']:.2f} | {m['r@3']:.2f} | {m['r@5']:.2f} | {m['mrr']:.3f} |")
     if not retrieval_only:
-        cols = ["n", "accuracy", "refusal_rate", "false_refusal_rate", "citation_precision", "citation_recall", "faithfulness", "ttft_p50_ms", "ttft_p90_ms", "total_p50_ms", "total_p90_ms", "prompt_tokens_p50"]
+        cols = ["n", "accuracy", "evidence_in_prompt", "refusal_rate", "false_refusal_rate", "citation_precision", "citation_recall", "faithfulness", "ttft_p50_ms", "ttft_p90_ms", "total_p50_ms", "total_p90_ms", "prompt_tokens_p50"]
         lines += ["", "## Answers", "", "| group | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-        for group in sorted(s, key=lambda g: (g != "all", not g.startswith("lang"), g)):
+        for group in sorted((g for g in s if g.count(":") < 3), key=lambda g: (g != "all", not g.startswith("lang"), g)):
             lines.append(f"| {group} | " + " | ".join(_fmt(s[group].get(c)) for c in cols) + " |")
         wrong = [r for r in data["results"] if not r.get("correct")]
         why = [failure_reason(r) for r in wrong]
@@ -287,10 +350,77 @@ def plot(data: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+SETS = {"dev": REPO_ROOT / "eval" / "dev.jsonl", "test": REPO_ROOT / "eval" / "test.jsonl"}
+TOTALS = ("all", "lang:ar", "lang:en", "lang:ar:cat:follow-up", "lang:en:cat:follow-up", "lang:ar:cat:unanswerable", "lang:en:cat:unanswerable")
+SIDE_BY_SIDE = ("accuracy", "evidence_in_prompt", "citation_precision", "refusal_rate", "false_refusal_rate", "faithfulness", "ttft_p50_ms", "prompt_tokens_p50")
+
+
+def totals(summary: dict[str, Any]) -> dict[str, Any]:
+    """The groups of a summary that say nothing of single questions: overall, by language, follow-ups
+    and unanswerable questions by language (what the frozen test set may show)."""
+    return {g: summary[g] for g in TOTALS if g in summary}
+
+
+def side_by_side(summaries: dict[str, dict[str, Any]], settings: Settings, seconds: float) -> str:
+    """eval/report.md: each set's totals by language, one column per set and language."""
+    columns = [(name, lang) for name in summaries for lang in ("ar", "en")]
+    lines = [
+        "# Evaluation: dev and test side by side", "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, {_cores()} cores; "
+        f"embedding {settings.embedding_model}, generator {settings.generator_model}; {seconds / 60:.1f} min (`rag eval`).", "",
+        "dev: the set changes are chosen on (per-question report in dev/report.md). test: frozen, read only as these totals.", "",
+        "| measure | " + " | ".join(f"{name} {lang}" for name, lang in columns) + " |", "|---" * (len(columns) + 1) + "|",
+        "| questions | " + " | ".join(_fmt(summaries[n].get(f"lang:{lang}", {}).get("n")) for n, lang in columns) + " |",
+    ]
+    for metric in SIDE_BY_SIDE:
+        lines.append(f"| {metric} | " + " | ".join(_fmt(summaries[n].get(f"lang:{lang}", {}).get(metric)) for n, lang in columns) + " |")
+    lines.append("| follow-up accuracy | " + " | ".join(_fmt(summaries[n].get(f"lang:{lang}:cat:follow-up", {}).get("accuracy")) for n, lang in columns) + " |")
+    lines.append("| dense R@5 | " + " | ".join(_fmt(summaries[n].get(f"lang:{lang}", {}).get("dense", {}).get("r@5")) for n, lang in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(settings: Settings, args: argparse.Namespace) -> int:
-    """`rag eval`: run, print the headline, write report.md, results.json and a plot."""
-    path = Path(args.questions) if args.questions else REPO_ROOT / "eval" / "questions.jsonl"
+    """`rag eval`: dev and test side by side (test as totals only); or one question set (--questions)
+    with its full report."""
+    if args.questions:
+        return _one_set(settings, args, Path(args.questions), Path(args.out) if args.out else REPO_ROOT / "eval" / "custom")
     out = Path(args.out) if args.out else REPO_ROOT / "eval"
+    started = time.time()
+    summaries = {}
+    generator = _generator(settings, args)
+    for name in Settings.split(args.sets):
+        if name not in SETS:
+            raise ValueError(f"unknown question set {name!r}; known: {', '.join(SETS)}")
+        questions = load_questions(SETS[name])
+        data = run(settings, questions, args.retrieval_only, generator=generator)
+        summaries[name] = data["summary"] if name == "dev" else totals(data["summary"])
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        suffix = "-retrieval" if args.retrieval_only else ""
+        if name == "dev":
+            (folder / f"results{suffix}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+            (folder / f"report{suffix}.md").write_text(report_markdown(data, settings, args.retrieval_only, time.time() - started), encoding="utf-8")
+            if not args.retrieval_only:
+                plot(data, folder / "report.png")
+        else:  # frozen: totals only, no per-question results on disk
+            (folder / f"totals{suffix}.json").write_text(json.dumps(summaries[name], ensure_ascii=False, indent=1), encoding="utf-8")
+    if not args.retrieval_only:
+        (out / "report.md").write_text(side_by_side(summaries, settings, time.time() - started), encoding="utf-8")
+    print(json.dumps({name: totals(summary) for name, summary in summaries.items()}, indent=1))
+    return 0
+
+
+def _generator(settings: Settings, args: argparse.Namespace) -> Any:
+    """The settings' generator, its generations kept in --generations when given (else None: run loads it)."""
+    if args.retrieval_only or not getattr(args, "generations", None):
+        return None
+    from .generation import load_generator
+
+    return KeptGenerations(load_generator(settings), Path(args.generations), settings)
+
+
+def _one_set(settings: Settings, args: argparse.Namespace, path: Path, out: Path) -> int:
+    """A question set of the user's (or ARCD's): full report, results and plot in out."""
     questions = load_questions(path)
     if args.ids:
         wanted = set(args.ids.split(","))
@@ -298,7 +428,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     if args.limit:
         questions = questions[: args.limit]
     started = time.time()
-    data = run(settings, questions, args.retrieval_only)
+    data = run(settings, questions, args.retrieval_only, generator=_generator(settings, args))
     seconds = time.time() - started
     out.mkdir(parents=True, exist_ok=True)
     suffix = "-retrieval" if args.retrieval_only else ""

@@ -154,7 +154,8 @@ def clauses(passages: list[Passage]) -> list[tuple[str, int, str]]:
     return found
 
 
-def answer_messages(question: str, passages: list[Passage], context: str = "", names: dict[str, str] | None = None, focus: tuple[str, int] | None = None) -> list[Message]:
+def answer_messages(question: str, passages: list[Passage], context: str = "", names: dict[str, str] | None = None, focus: tuple[str, int] | None = None,
+                    yes_no_rule: bool = True) -> list[Message]:
     """Messages asking for a cited answer: in Arabic, or (names given) in English with the names annotated.
 
     `focus` (chunk id, sentence index) is the sentence closest to the question;
@@ -176,7 +177,7 @@ def answer_messages(question: str, passages: list[Passage], context: str = "", n
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
     lines.append(f"Question: {strip_special_tokens(question)}")
     # asked to say what the passages state, and started on it, the model reads them rather than agreeing
-    yes_no = names is not None and asks_yes_no(question) and not offers_options(question)  # English
+    yes_no = yes_no_rule and names is not None and asks_yes_no(question) and not offers_options(question)  # English
     if yes_no:
         lines.append(YES_NO_RULE)
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
@@ -202,6 +203,7 @@ def fit(
     count: Callable[[list[Message]], int],
     names: dict[str, str] | None = None,
     focus: tuple[str, int] | None = None,
+    yes_no_rule: bool = True,
 ) -> tuple[list[Passage], list[Message]]:
     """Drop the lowest-ranked passages until the prompt fits in `budget` tokens.
 
@@ -211,7 +213,7 @@ def fit(
     kept = list(passages)
     while True:
         numbered = [replace(p, n=i) for i, p in enumerate(kept, 1)]
-        messages = answer_messages(question, numbered, context, names, focus)
+        messages = answer_messages(question, numbered, context, names, focus, yes_no_rule)
         if count(messages) <= budget or not kept:
             return numbered, messages
         kept.pop()

@@ -2,7 +2,10 @@
 
 Dense retrieval ranks chunks by cosine similarity of EmbeddingGemma vectors;
 BM25 (and its fusion with dense by reciprocal rank) is here as a baseline and
-an option, off by default because it did not help on the dev set. Evidence
+an option. Lexical matching can only help where the question and the text
+share a script: the "script" mode fuses BM25 in for a question written in the
+corpus's script (an Arabic question over Arabic articles) and ranks by the
+dense vectors alone otherwise (an English question). Evidence
 selection then ranks the sentences of the top chunks against the question
 with the sentence vectors stored in the index, so the prompt carries only
 the few sentences that matter.
@@ -20,7 +23,9 @@ from . import names
 from .chunking import Chunk
 from .embedding import Embedder
 from .index import Index
-from .text import words
+from .text import detect_language, words
+
+MODES = ("dense", "bm25", "hybrid", "script")
 
 
 @dataclass(frozen=True)
@@ -80,21 +85,25 @@ class Retriever:
     """Ranks chunks for a question (dense, bm25 or hybrid) and selects evidence."""
 
     def __init__(self, index: Index, embedder: Embedder, mode: str = "dense") -> None:
-        if mode not in ("dense", "bm25", "hybrid"):
+        if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}")
         self.index = index
         self.embedder = embedder
         self.mode = mode
         self._bm25 = BM25([c.text for c in index.chunks]) if mode != "dense" else None
+        self._script = detect_language(" ".join(c.text for c in index.chunks[:50])) if mode == "script" else ""
         self._mentions: names.Mentions | None = None
         self._chunk_words: list[set[str]] = []
 
     def search(self, query: str, k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
         """The k best chunks for query, best first."""
-        if self.mode == "dense" or self._bm25 is None:
+        mode = self.mode
+        if mode == "script":
+            mode = "hybrid" if detect_language(query) == self._script else "dense"
+        if mode == "dense" or self._bm25 is None:
             vector = self.embedder.embed_query(query) if query_vector is None else query_vector
             ranked = self.index.search(vector, k)
-        elif self.mode == "bm25":
+        elif mode == "bm25":
             scores = self._bm25.scores(query)
             order = np.argsort(-scores, kind="stable")[:k]
             ranked = [(int(r), float(scores[r])) for r in order]

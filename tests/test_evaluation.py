@@ -1,6 +1,7 @@
 import pytest
 
 from rag.evaluation import alias_present, answer_correct, citation_precision, load_questions, mrr, percentile, recall_at, retrieval_ranks
+from rag.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -57,29 +58,63 @@ def test_percentile() -> None:
     assert percentile([], 50) == 0.0
 
 
-def test_question_set_is_well_formed_and_grounded() -> None:
-    """Every gold evidence string occurs in a gold article; the set covers what it must; the held-out set is apart from it."""
+def test_dev_and_test_sets_are_well_formed_grounded_and_apart() -> None:
+    """Every gold evidence string occurs in a gold article; each set covers what it must; no question is in both."""
     from collections import Counter
 
     from conftest import SEEDS
 
     from rag.documents import load_corpus
-    from rag.settings import REPO_ROOT
+    from rag.evaluation import SETS
     from rag.text import normalize
 
-    questions = load_questions(REPO_ROOT / "eval" / "questions.jsonl")
+    dev, test = load_questions(SETS["dev"]), load_questions(SETS["test"])
     docs = {d.doc_id: normalize(d.text) for d in load_corpus(SEEDS)[0]}
-    assert len(questions) >= 60 and len({q.id for q in questions}) == len(questions)
-    langs = Counter(q.language for q in questions)
-    assert min(langs.values()) >= 0.4 * len(questions)
-    assert sum(not q.answerable for q in questions) >= 10
-    assert sum(bool(q.history) for q in questions) >= 4
-    assert sum(len(q.doc_ids) > 1 for q in questions) >= 4
-    heldout = load_questions(REPO_ROOT / "eval" / "heldout.jsonl")
-    assert not {q.id for q in questions} & {q.id for q in heldout} and not {q.question for q in questions} & {q.question for q in heldout}
-    for q in questions + heldout:
-        for doc_id in q.doc_ids:
-            assert any(normalize(e) in docs[doc_id] for e in q.evidence), (q.id, doc_id)
+    for questions, least in ((dev, 60), (test, 80)):
+        assert len(questions) >= least and len({q.id for q in questions}) == len(questions)
+        langs = Counter(q.language for q in questions)
+        assert min(langs.values()) >= 0.4 * len(questions)
+        assert sum(not q.answerable for q in questions) >= 10
+        assert sum(len(q.doc_ids) > 1 for q in questions) >= 4
+        for q in questions:
+            for doc_id in q.doc_ids:
+                assert any(normalize(e) in docs[doc_id] for e in q.evidence), (q.id, doc_id)
+    assert not {q.id for q in dev} & {q.id for q in test}
+    assert not {(q.question, str(q.history)) for q in dev} & {(q.question, str(q.history)) for q in test}
+    assert sum(not q.answerable for q in test) >= 12
+    for lang in ("ar", "en"):  # bare follow-ups, yes/no and lists across articles in each language
+        assert sum(q.language == lang and bool(q.history) for q in test) >= 5
+        assert sum(q.language == lang and q.category == "yes-no" for q in test) >= 2
+        assert sum(q.language == lang and q.category == "multi-doc" for q in test) >= 2
+
+
+def test_the_test_set_is_reported_as_totals_only(tmp_path, monkeypatch) -> None:
+    """A run over dev and test writes dev's per-question results, and of test only totals."""
+    import argparse
+    import json
+
+    from rag import evaluation
+
+    def fake_run(settings, questions, retrieval_only, progress=True, generator=None):
+        results = [{"id": q.id, "language": q.language, "category": q.category, "question": q.question, "answerable": q.answerable,
+                    "answer": "x", "refused": not q.answerable, "correct": q.id.endswith(("1", "3")), "evidence_in_prompt": True,
+                    "citation_precision": 1.0, "citation_recall": 1.0, "faithfulness": 1.0, "ttft_ms": 1, "total_ms": 2, "prompt_tokens": 3,
+                    "rank_dense": 1, "rank_bm25": 1, "rank_hybrid": 1} for q in questions]
+        return {"results": results, "summary": evaluation.summarize(results, retrieval_only)}
+
+    monkeypatch.setattr(evaluation, "run", fake_run)
+    monkeypatch.setattr(evaluation, "plot", lambda data, path: None)
+    args = argparse.Namespace(questions=None, out=str(tmp_path), sets="dev,test", retrieval_only=False, ids="", limit=0)
+    assert evaluation.main(Settings.load(environ={}), args) == 0
+    assert (tmp_path / "dev" / "results.json").exists() and "t01" not in (tmp_path / "dev" / "results.json").read_text()
+    written = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "dev")
+    test_ids = [q.id for q in load_questions(evaluation.SETS["test"])]
+    assert not any(f'"{i}"' in written or f"| {i} |" in written for i in test_ids)  # no test question named anywhere
+    assert not any(q.question in written for q in load_questions(evaluation.SETS["test"]))
+    totals = json.loads((tmp_path / "test" / "totals.json").read_text())
+    assert set(totals) <= set(evaluation.TOTALS) and totals["all"]["n"] == len(test_ids)
+    report = (tmp_path / "report.md").read_text()
+    assert "| accuracy |" in report and "test ar" in report and "dev en" in report
 
 
 def test_failure_reasons() -> None:

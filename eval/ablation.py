@@ -1,0 +1,166 @@
+"""Each mechanism of the answer path switched off, against all of them on:
+on the dev set, the frozen test set (totals only), ARCD in Arabic and ARCD
+asked in English.
+
+    .venv/bin/python eval/ablation.py [--configs baseline,glossary,…] [--sets dev,test,arcd,arcd_en]
+
+A mechanism earns its place when switching it off costs accuracy beyond the
+dev set (test totals, ARCD), not on dev alone. Answers are greedy and depend
+only on their own prompt (rag.generation), so a generation is kept by its
+prompt (`--cache`) and a configuration regenerates only the prompts it
+changes; timings are therefore not reported here. Writes eval/ablation.md
+and eval/ablation.json (totals only for the test set); each configuration's
+figures are added as they finish, so an interrupted run keeps what it had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "eval"))
+
+from rag import evaluation  # noqa: E402
+from rag.generation import load_generator  # noqa: E402
+from rag.settings import MECHANISMS, Settings  # noqa: E402
+
+# configuration → setting overrides; the code mechanisms by `ablate`, the others by their own setting
+CONFIGS: dict[str, dict[str, Any]] = {
+    "baseline": {},
+    **{m: {"ablate": m} for m in MECHANISMS},
+    "focus_sentence": {"focus_sentence": False},
+    "country_check": {"country_check": False},
+    "refusal_threshold": {"refusal_threshold": 0.0},
+    "unsupported_threshold": {"unsupported_threshold": 0.0},
+    "evidence_margin": {"evidence_margin": 2.0},
+    "+script_retrieval": {"retrieval_mode": "script"},  # a candidate added, not a mechanism removed
+}
+DOC = {
+    "baseline": "everything on (the default settings)",
+    "followup_join": "a follow-up is retrieved and prompted without the previous question",
+    "naming": "no quoting path for who/what-is questions and bare names: the model answers them",
+    "glossary": "no English spellings after the names in English prompts",
+    "yes_no": "no yes/no rule, opening or replacement of a bare yes/no",
+    "loop_stop": "no loop stopper",
+    "completion": "an answer that only points at passages or repeats the question is not completed with a quote",
+    "drop_years": "years neither the passages nor the question state are kept",
+    "filler": "a courtesy opening (Of course, بالطبع) is kept",
+    "focus_sentence": "no repeated closest sentence in English prompts",
+    "country_check": "no refusal for a country no passage mentions",
+    "refusal_threshold": "no refusal below a best-sentence similarity (0)",
+    "unsupported_threshold": "an unverified answer on weak evidence is not withdrawn (0)",
+    "evidence_margin": "all evidence sentences kept, however far below the best (2.0)",
+    "+script_retrieval": "added: BM25 fused in for questions in the articles' script (retrieval_mode=script)",
+}
+
+
+def question_sets(args: argparse.Namespace, base: Settings) -> dict[str, tuple[Settings, list[evaluation.Question]]]:
+    """name → (settings with that set's corpus and index, questions)."""
+    import arcd
+
+    sets: dict[str, tuple[Settings, list[evaluation.Question]]] = {}
+    for name in Settings.split(args.sets):
+        if name in evaluation.SETS:
+            sets[name] = (base, evaluation.load_questions(evaluation.SETS[name]))
+        elif name in ("arcd", "arcd_en"):
+            from rag import index as index_mod
+            from rag.embedding import load_embedder
+
+            path = arcd.prepare(arcd.DEFAULT_SOURCE, args.arcd_work, 100)
+            settings = dataclasses.replace(base, corpus_dir=args.arcd_work / "corpus", index_dir=args.arcd_work / "index")
+            if not (settings.index_dir / "CURRENT").exists():
+                index_mod.build(settings.corpus_dir, settings.index_dir, load_embedder(settings), settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap)
+            sets[name] = (settings, evaluation.load_questions(arcd.ENGLISH if name == "arcd_en" else path))
+        else:
+            raise SystemExit(f"unknown set {name}")
+    return sets
+
+
+def figures(name: str, data: dict[str, Any], questions: list[evaluation.Question]) -> dict[str, Any]:
+    """The figures a set contributes: totals only (accuracy per language, refusals; ARCD's token F1)."""
+    import arcd
+
+    s = data["summary"]
+    out: dict[str, Any] = {}
+    for lang in ("ar", "en"):
+        if (g := s.get(f"lang:{lang}")) and g.get("accuracy") is not None:
+            out[f"acc_{lang}"] = g["accuracy"]
+            out[f"evidence_{lang}"] = g.get("evidence_in_prompt")
+    if (g := s["all"]).get("refusal_rate") is not None:
+        out["refusal"] = g["refusal_rate"]
+    out["false_refusal"] = s["all"].get("false_refusal_rate")
+    if name == "arcd":
+        f1 = [0.0 if r["refused"] else arcd.token_f1(r["answer"], q.answers[0]) for r, q in zip(data["results"], questions, strict=True)]
+        out["f1"] = round(sum(f1) / len(f1), 3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--sets", default="dev,test,arcd,arcd_en")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rag" / "generations.jsonl")
+    parser.add_argument("--arcd-work", type=Path, default=Path.home() / ".cache" / "rag" / "arcd")
+    parser.add_argument("--out", type=Path, default=ROOT / "eval")
+    args = parser.parse_args()
+    base = Settings.load()
+    sets = question_sets(args, base)
+    from rag.embedding import load_embedder
+
+    embedder = load_embedder(base)
+    inner = load_generator(base)
+    generator = evaluation.KeptGenerations(inner, args.cache, base)
+    table_path = args.out / "ablation.json"
+    table: dict[str, Any] = json.loads(table_path.read_text()) if table_path.exists() else {}
+    for config in Settings.split(args.configs):
+        overrides = CONFIGS[config]
+        row = table.setdefault(config, {})
+        for name, (settings, questions) in sets.items():
+            started = time.time()
+            before = generator.misses
+            data = evaluation.run(dataclasses.replace(settings, **overrides), questions, False, progress=False, generator=generator, embedder=embedder, modes=("dense",))
+            row[name] = figures(name, data, questions)
+            print(f"{config:<22} {name:<8} {row[name]}  ({generator.misses - before} generated, {time.time() - started:.0f} s)", flush=True)
+            del data  # the test set's per-question results are never kept
+        table_path.write_text(json.dumps(table, indent=1), encoding="utf-8")
+        (args.out / "ablation.md").write_text(markdown(table), encoding="utf-8")
+
+
+COLUMNS = [("dev", "acc_ar"), ("dev", "acc_en"), ("test", "acc_ar"), ("test", "acc_en"), ("test", "refusal"), ("test", "false_refusal"),
+           ("arcd", "acc_ar"), ("arcd", "f1"), ("arcd_en", "acc_en")]
+
+
+def markdown(table: dict[str, Any]) -> str:
+    """eval/ablation.md: one row per configuration; each cell the figure and its change from the baseline."""
+    base = table.get("baseline", {})
+    lines = [
+        "# Ablation: each mechanism of the answer path switched off", "",
+        "`.venv/bin/python eval/ablation.py`. Accuracy as in `rag eval` (ARCD: a gold span in the answer; f1: token F1). "
+        "test: the frozen set, totals only. In brackets: the change from the baseline (all on); a mechanism helps where switching it off loses.", "",
+        "| switched off | what changes | " + " | ".join(f"{s} {m}" for s, m in COLUMNS) + " |",
+        "|---|---|" + "---|" * len(COLUMNS),
+    ]
+    for config, row in table.items():
+        cells = []
+        for s, m in COLUMNS:
+            value = row.get(s, {}).get(m)
+            ref = base.get(s, {}).get(m)
+            if value is None:
+                cells.append("–")
+            elif config == "baseline" or ref is None:
+                cells.append(f"{value:.2f}")
+            else:
+                cells.append(f"{value:.2f} ({value - ref:+.2f})")
+        lines.append(f"| {config if config != 'baseline' else '(none)'} | {DOC.get(config, '')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
