@@ -61,6 +61,35 @@ DOC = {
 }
 
 
+class KeptEmbeddings:
+    """The embedder, each text embedded once for the whole run (every configuration asks the same texts)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.model_id, self.dimension = inner.model_id, inner.dimension
+        self._documents: dict[str, Any] = {}
+        self._queries: dict[str, Any] = {}
+
+    def embed_documents(self, texts: list[str], progress: bool = False) -> Any:
+        import numpy as np
+
+        new = [t for t in dict.fromkeys(texts) if t not in self._documents]
+        if new:
+            self._documents.update(zip(new, self.inner.embed_documents(new, progress), strict=True))
+        return np.stack([self._documents[t] for t in texts]) if texts else self.inner.embed_documents([])
+
+    def embed_query(self, text: str) -> Any:
+        if text not in self._queries:
+            self._queries[text] = self.inner.embed_query(text)
+        return self._queries[text]
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.inner.count_tokens(text))
+
+    def fingerprint(self) -> dict[str, str]:
+        return dict(self.inner.fingerprint())
+
+
 def question_sets(args: argparse.Namespace, base: Settings) -> dict[str, tuple[Settings, list[evaluation.Question]]]:
     """name → (settings with that set's corpus and index, questions)."""
     import arcd
@@ -114,7 +143,7 @@ def main() -> None:
     sets = question_sets(args, base)
     from rag.embedding import load_embedder
 
-    embedder = load_embedder(base)
+    embedder = KeptEmbeddings(load_embedder(base))
     inner = load_generator(base)
     generator = evaluation.KeptGenerations(inner, args.cache, base)
     table_path = args.out / "ablation.json"
