@@ -39,6 +39,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from .retrieval import MODES
 from .settings import REPO_ROOT, Settings
 from .text import normalize
 
@@ -199,7 +200,7 @@ class KeptGenerations:
 
 
 def run(settings: Settings, questions: list[Question], retrieval_only: bool, progress: bool = True, generator: Any = None, embedder: Any = None,
-        modes: tuple[str, ...] = ("dense", "bm25", "hybrid", "script")) -> dict[str, Any]:
+        modes: tuple[str, ...] = MODES) -> dict[str, Any]:
     """Evaluate retrieval (modes) and, unless retrieval_only, answers (with generator and embedder,
     or the ones settings and the index name)."""
     from . import index as index_mod
@@ -252,7 +253,7 @@ def summarize(results: list[dict[str, Any]], retrieval_only: bool) -> dict[str, 
     for name, rows in groups.items():
         answerable = [r for r in rows if r["answerable"]]
         s: dict[str, Any] = {"n": len(rows), "answerable": len(answerable)}
-        for mode in ("dense", "bm25", "hybrid", "script"):
+        for mode in MODES:
             ranks = [r.get(f"rank_{mode}") for r in answerable]
             if ranks and any(f"rank_{mode}" in r for r in answerable):
                 s[mode] = {"r@1": round(recall_at(ranks, 1), 3), "r@3": round(recall_at(ranks, 3), 3), "r@5": round(recall_at(ranks, 5), 3), "mrr": round(mrr(ranks), 3)}
@@ -294,7 +295,7 @@ def report_markdown(data: dict[str, Any], settings: Settings, retrieval_only: bo
         "| group | mode | R@1 | R@3 | R@5 | MRR |", "|---|---|---|---|---|---|",
     ]
     for group in ("all", "lang:ar", "lang:en"):
-        for mode in ("dense", "bm25", "hybrid", "script"):
+        for mode in MODES:
             if mode in s.get(group, {}):
                 m = s[group][mode]
                 lines.append(f"| {group} | {mode} | {m['r@1']:.2f} | {m['r@3']:.2f} | {m['r@5']:.2f} | {m['mrr']:.3f} |")
