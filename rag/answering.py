@@ -4,22 +4,17 @@
    detected; a follow-up is made standalone for retrieval by joining it to
    the previous user question.
 2. Dense retrieval finds the chunks, evidence selection the few sentences
-   that matter. Below the refusal threshold, or when the question names a
-   country no retrieved chunk mentions, the assistant says the articles do
-   not answer, without calling the model.
+   that matter. Below the refusal threshold the assistant says the articles
+   do not answer, without calling the model.
 3. The model answers from the numbered passages, with [n] markers, in the
    question's language. For an English question the names in the passages
    carry their English spelling (names.py), and the sentence closest to the
-   question is repeated before it; one asking yes or no is answered with what
-   the passages state, opening with "According to the articles,". A bare yes
-   or no (نعم، لا،) opening an answer to a yes/no question in either language is
-   the model agreeing, not reading: the closest sentence is quoted instead.
-   (english_mode="translate" instead answers
-   in Arabic and then puts that answer into English with the names glossary.)
+   question is repeated before it.
 4. Markers become citations, each verified against its passage. An answer
    that only points at passages ("[1] [2]", "… هي [2].") or repeats the
    question is completed with the quoted sentence of those passages (or of
-   all, when it cites none) closest to the question.
+   all, when it cites none) closest to the question. On weak evidence, an
+   answer none of whose citations verifies is withdrawn.
 
 All generation for one question happens under the generator's lock; a
 bounded number of questions may wait for it.
@@ -31,7 +26,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,13 +40,8 @@ from .generation import Generator, Message, Usage
 from .index import Index
 from .retrieval import Hit, Passage, Retriever
 from .settings import Settings
-from .text import detect_language, normalize, split_sentences, strip_special_tokens, words
+from .text import detect_language, strip_special_tokens, words
 
-_NAMED_CHUNKS = 3  # chunks added to the hits for what the question names, when its meaning matched too little
-_NAMED_QUOTES = 2  # sentences quoted for it, from different passages
-_NAMED_LEAD = {"en": "What the articles say:", "ar": "ما ورد في المقالات:"}
-# Words of a question that asks only who or what something is ("Who is Kupchan?", "ما هي كوميرسانت؟")
-_IDENTITY = frozenset(words("who what is are was were the a an tell me about know do does say says articles من ما هو هي هم ماذا عن"))
 _CLAIM_CACHE = 64  # answer sentences whose embeddings are kept
 _TEXT_CACHE = 20_000  # short texts (names, phrases, clauses) whose embeddings are kept before the cache starts over
 _PARTIAL_WORD = re.compile(r"\S+$")  # the last word of a streaming text may still grow
@@ -81,7 +71,7 @@ class Answer:
     timings: Timings
     passages: list[Passage] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
-    draft: str = ""  # the Arabic answer an English one was made from
+    draft: str = ""  # what the model wrote, before checks and completion
     query: str = ""  # the standalone query used for retrieval
 
     def to_json(self) -> dict[str, Any]:
@@ -111,9 +101,6 @@ class Prepared:
     fitted: list[Passage]  # the passages the prompt holds, numbered as in it
     messages: list[Message]
     glossary: dict[str, str]  # Arabic names in the passages → English spellings (English questions)
-    direct: bool  # answered in the question's language in one pass (else: Arabic, then translated)
-    unmentioned: list[str] = field(default_factory=list)  # countries the question names that no retrieved passage mentions
-    named: frozenset[str] = frozenset()  # words of the articles naming what a "who/what is X?" question (or a bare name) asks about
 
     @property
     def best(self) -> float:
@@ -132,8 +119,7 @@ class Token:
 class Reading:
     """The passages the model is reading, numbered as in its prompt: streamed when its turn
     comes, before the first token, so a user sees the sources during the seconds the
-    prompt takes. An answer given without the model (a refusal, the sentences naming
-    someone) has no Reading."""
+    prompt takes. An answer given without the model (a refusal) has no Reading."""
 
     passages: list[Passage]
 
@@ -198,8 +184,7 @@ class Assistant:
         self.warming = True
         try:
             self.embedder.embed_query("warm")
-            english = prompting.answer_messages("?", [], names={}) if self.settings.english_mode == "direct" else prompting.translation_messages("?", {})
-            for messages in (prompting.answer_messages("?", []), english):
+            for messages in (prompting.answer_messages("?", []), prompting.answer_messages("?", [], names={})):
                 with self._turn():  # in turn with questions, like one (Busy when the queue is full)
                     for _ in self.generator.stream([messages[0], {"role": "user", "content": "?"}], 1):
                         pass
@@ -240,13 +225,7 @@ class Assistant:
         started = time.perf_counter()
         p = self.prepare(question, history)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        text, citations = self._naming(p) if p.named and not p.unmentioned else ("", [])
-        if citations:  # none when no passage fits beside the question: it is then too long, as for any question
-            yield Token(text)
-            total = (time.perf_counter() - started) * 1000
-            yield Answer(p.question, text, False, p.language, citations, Timings(retrieve_ms, 0, total, 0, total), p.fitted, p.hits, "", p.query)
-            return
-        if p.best < self.settings.refusal_threshold or p.unmentioned:
+        if p.best < self.settings.refusal_threshold:
             text = REFUSALS[p.language]
             yield Token(text)
             total = (time.perf_counter() - started) * 1000
@@ -272,17 +251,6 @@ class Assistant:
                 query, vector, hits, passages = joined
             else:
                 context = ""
-        named = self.retriever.named(question)
-        if named and "naming" not in self._off and _asks_what_it_is(question, named, self.retriever.named):
-            # "Who is Kupchan?", "Ushakov": so short a question reads far from every sentence, even the ones
-            # naming it (a bare name finds sentences about others), so the sentences naming it come first,
-            # and they are the answer (`_naming`): asked who someone is, the model guesses at the role
-            # ("Jake Sullivan was a U.S. ambassador to Russia"; "سوليفان هو مساعد السياسة الخارجية لبوتين").
-            hits = self.retriever.naming(named, hits, vector, _NAMED_CHUNKS)
-            passages = self.retriever.evidence(vector, hits, self.settings.evidence_sentences, self.settings.evidence_margin, named)
-        else:
-            named = set()
-        direct = language == "ar" or self.settings.english_mode == "direct"
         glossary = {}
         if language == "en" and passages and "glossary" not in self._off:
             glossary = self._glossary(" ".join(p.text for p in passages), [question, context])
@@ -290,10 +258,8 @@ class Assistant:
         if language == "en":  # in a conversation, the sentence for the question just asked
             focus = self._focus(alone, passages)
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
-        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" and direct else None, focus,
-                                         "yes_no" not in self._off)
-        unmentioned = _unmentioned(question, hits) if self.settings.country_check else []
-        return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary, direct, unmentioned, frozenset(named))
+        fitted, messages = prompting.fit(question, passages, context, budget, self.generator.prompt_tokens, glossary if language == "en" else None, focus)
+        return Prepared(question, language, context, query, hits, passages, fitted, messages, glossary)
 
     def _retrieve(self, query: str, vector: np.ndarray | None = None) -> tuple[str, np.ndarray, list[Hit], list[Passage]]:
         """(query, its vector, the hits, the evidence) for a retrieval query."""
@@ -352,130 +318,68 @@ class Assistant:
 
     def _generate(self, p: Prepared, started: float, retrieve_ms: float) -> Iterator[Token | Answer]:
         gen = self.generator
-        question, language, hits, query, glossary, direct = p.question, p.language, p.hits, p.query, p.glossary, p.direct
+        question, language, hits, query, glossary = p.question, p.language, p.hits, p.query, p.glossary
         passages, messages = p.fitted, p.messages
         if not passages:
             raise QuestionError("The question is too long to answer together with any passage.")
         first: float | None = None
         # On weak evidence an answer that does not verify is withdrawn (below): nothing is shown before it is checked.
         weak = p.best < self.settings.unsupported_threshold
-        stream_draft = direct and not weak
-        tidy = direct and language == "en"  # English drafts carry the glossary's annotations: shown without them
-        opening = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""  # the answer's start, given in the prompt
-        yes_no = direct and prompting.asks_yes_no(question) and "yes_no" not in self._off
-        off = self._off
-        without_filler = _without_filler if "filler" not in off else (lambda text: text)
-        draft = opening
+        tidy = language == "en"  # English drafts carry the glossary's annotations: shown without them
+        draft = ""
         shown = ""
         given = f"{p.context} {question}"  # words an answer must go beyond to say something
-        stated = " ".join([given, *(x.text for x in passages)])  # what a year in the answer must come from
         usage = Usage(0, 0)
-        pieces = gen.stream(messages, self.settings.max_answer_tokens)
-        for piece in pieces:
+        for piece in gen.stream(messages, self.settings.max_answer_tokens):
             if isinstance(piece, Usage):
                 usage = piece
                 continue
-            draft += " " + piece if draft == opening and opening and not piece[:1].isspace() else piece
-            said = draft[len(opening) :]  # what the model wrote after the opening
-            loop = _loop_start(said, _LOOP_REPEATS, _LOOP_CHARS) if "loop_stop" not in off else None
-            if loop is not None:
-                # the model is stuck repeating itself ("3000000000…"): stop it, and keep only the sentences before
-                if close := getattr(pieces, "close", None):
-                    close()
-                usage = Usage(gen.prompt_tokens(messages), gen.count_tokens(said))
-                draft = opening + _before_sentence(said, loop)
-                break
-            if stream_draft and not _maybe_refusal(said) and not ("filler" not in off and _maybe_filler(draft)) and not (yes_no and _maybe_verdict(said)):
+            draft += piece
+            if not weak and not _maybe_refusal(draft):
                 # markers at the end wait for what follows them: words, or the end of an answer that only points (below)
-                # and so does a run that repeats itself: it may be the start of a loop (above)
-                plain = without_filler(draft)
-                plain = plain[: _loop_start(plain, 3, 3)]
-                plain = plain[: _marker_start(plain)]  # and so does what may be the refusal marker, begun after other text
-                visible = cite.settled_years(cite.held_back(prompting.stable_english(plain, glossary) if tidy else plain), stated)
+                plain = draft[: _marker_start(draft)]  # and so does what may be the refusal marker, begun after other text
+                visible = cite.held_back(prompting.stable_english(plain, glossary) if tidy else plain)
                 # and so does text whose whole words only repeat the question: it may turn out to be all there is (below)
                 if len(visible) > len(shown) and visible.startswith(shown) and not cite.says_nothing(_PARTIAL_WORD.sub("", visible), given):
                     if first is None:
                         first = time.perf_counter()
                     yield Token(visible[len(shown) :])
                     shown = visible
-        draft = without_filler(draft).strip()
-        said = draft[len(opening) :]
+        draft = draft.strip()
         valid = {x.n for x in passages}
         cleaned = cite.clean_markers(draft, valid)
-        readable = prompting.tidy_english(cleaned, glossary) if tidy else cleaned  # the answer as shown, before any completion
+        answer = prompting.tidy_english(cleaned, glossary) if tidy else cleaned  # the answer as shown, before any completion
         pointing = cite.pointer(cleaned)
-        echo = bool(cite.strip_markers(cleaned)) and cite.echoes(readable, question, p.context)
-        # a bare yes or no from the small model is it agreeing with the question, not reading the passages
-        # ("…, yes, Russia used nuclear weapons", "نعم، بادر الجانب الروسي"): the passages' closest sentence is shown instead
-        echo = echo or (yes_no and bool(_VERDICT.match(said)))
-        complete = direct and bool(pointing or echo) and "completion" not in off
-        if prompting.refuses(draft) or not (complete or cite.strip_markers(said)):
-            text = REFUSALS[language]
-            if first is None:
-                first = time.perf_counter()
-            yield Token(text)
-            yield self._finish(question, text, True, language, [], started, retrieve_ms, first, usage, passages, hits, draft, query)
+        echo = bool(cite.strip_markers(cleaned)) and cite.echoes(answer, question, p.context)
+        complete = bool(pointing or echo) and "completion" not in self._off
+        if prompting.refuses(draft) or not (complete or cite.strip_markers(draft)):
+            yield from self._refuse(p, started, retrieve_ms, first, usage, cleaned)
             return
-        draft = cleaned  # what the model wrote is what is verified: a year it made up still counts against it
-        if direct:
-            answer = cite.drop_unstated_years(readable, stated) if "drop_years" not in off else readable
-            if complete:
-                cited = pointing or cite.markers(answer)
-                sources = [x for x in passages if x.n in cited] or passages
-                answer = self._quoted(cite.held_back(answer) if pointing else "", question, sources, glossary if tidy else None) or answer
-        else:
-            glossary = names.glossary(cite.strip_markers(draft), [question, p.context])
-            parts: list[str] = []
-            for piece in gen.stream(prompting.translation_messages(draft, glossary), self.settings.max_answer_tokens):
-                if isinstance(piece, Usage):
-                    usage = Usage(usage.prompt_tokens + piece.prompt_tokens, usage.completion_tokens + piece.completion_tokens)
-                    continue
-                if first is None:
-                    first = time.perf_counter()
-                parts.append(piece)
-                yield Token(piece)
-            answer = cite.drop_unstated_years(cite.clean_markers("".join(parts).strip(), valid), stated)
-            if not cite.markers(answer) and cite.markers(draft):
-                answer = answer + " " + "".join(f"[{n}]" for n in cite.markers(draft))
-        citations = cite.build(answer, passages, check_text=answer if complete else draft, similarity=self._similarity, glossary=glossary, question=given)
+        if complete:
+            cited = pointing or cite.markers(answer)
+            sources = [x for x in passages if x.n in cited] or passages
+            answer = self._quoted(cite.held_back(answer) if pointing else "", question, sources, glossary if tidy else None) or answer
+        # what the model wrote is what is verified (a completed answer: the quote it was given)
+        citations = cite.build(answer, passages, check_text=answer if complete else cleaned, similarity=self._similarity, glossary=glossary, question=given)
         if weak and not any(c.supported for c in citations):
             # weak evidence and nothing in the answer verifies against it: most likely invented
-            text = REFUSALS[language]
-            yield Token(text)
-            yield self._finish(question, text, True, language, [], started, retrieve_ms, first or time.perf_counter(), usage, passages, hits, draft, query)
+            yield from self._refuse(p, started, retrieve_ms, first, usage, cleaned)
             return
         if citations and not cite.markers(answer):  # cited by matching: show the markers so they can be clicked
             answer = answer.rstrip() + " " + "".join(f"[{c.n}]" for c in citations)
         streamed = shown.strip()
-        if direct and answer.startswith(streamed) and len(answer) > len(streamed):
+        if answer.startswith(streamed) and len(answer) > len(streamed):
             if first is None:
                 first = time.perf_counter()
             yield Token(answer[len(streamed) :])  # what was held back: the end of an English answer, markers added, a checked answer
-        yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, draft, query)
+        yield self._finish(question, answer, False, language, citations, started, retrieve_ms, first, usage, passages, hits, cleaned, query)
 
-    def _naming(self, p: Prepared) -> tuple[str, list[cite.Citation]]:
-        """What the articles say of what a "who/what is X?" question names: the sentences naming it, quoted and cited.
-
-        Asked who someone is, the model guesses at the role (Kupchan "a British
-        diplomat"; غيراسيموف's رئيس أركان read as "president"; Sullivan "a U.S.
-        ambassador to Russia"); the sentences themselves, an article's first
-        mention (which says who it is) first, are the answer the articles give.
-        """
-        quotes: list[str] = []
-        citations: list[cite.Citation] = []
-        for x in p.fitted:
-            for i in x.sentences:
-                start, end = x.chunk.sentences[i]
-                sentence = x.chunk.text[start:end]
-                if p.named & names.words_of(sentence):
-                    shown = prompting.sanitize(sentence)
-                    quotes.append(_quote(shown, x.n, p.glossary if p.language == "en" else None))
-                    c = x.chunk
-                    citations.append(cite.Citation(x.n, c.doc_id, c.chunk_id, c.title, c.date, c.text, sentence, start, end, True))
-                    break
-            if len(quotes) == _NAMED_QUOTES:
-                break
-        return f"{_NAMED_LEAD[p.language]} {' '.join(quotes)}", citations
+    def _refuse(self, p: Prepared, started: float, retrieve_ms: float, first: float | None, usage: Usage, draft: str) -> Iterator[Token | Answer]:
+        """The refusal, after the model was asked: nothing it wrote was shown (streaming holds back a refusal and an unchecked answer)."""
+        text = REFUSALS[p.language]
+        first = first or time.perf_counter()
+        yield Token(text)
+        yield self._finish(p.question, text, True, p.language, [], started, retrieve_ms, first, usage, p.fitted, p.hits, draft, p.query)
 
     def _quoted(self, stated: str, question: str, sources: list[Passage], glossary: dict[str, str] | None) -> str | None:
         """`stated` completed with the sentence of the sources closest to the question, quoted and cited.
@@ -530,59 +434,6 @@ class Assistant:
         return Assistant._Turn(self)
 
 
-# yes or no opening an answer; لا only before punctuation ("لا، …"), since "لا يتفاوض" states something
-_VERDICT = re.compile(r"\s*(?:(?:yes|no|نعم)(?!\w)|(?:لا|كلا)\s*[،,.!؛])", re.IGNORECASE)
-_FIRST_WORD = re.compile(r"\s*[^\W\d_]*")
-
-
-def _maybe_verdict(text: str) -> bool:
-    """True while an answer (after its opening) could still be a bare yes or no: its first word is unfinished, or is one."""
-    word = _FIRST_WORD.match(text)
-    return word is None or word.end() == len(text) or bool(_VERDICT.match(text) or re.fullmatch(r"\s*(?:لا|كلا)\s*", text))
-
-
-# A courtesy opening the answer ("بالطبع،" "Of course,"): it says nothing, and before a fact it reads as condescension
-_FILLERS = ("بالطبع", "طبعا", "طبعاً", "بالتأكيد", "of course", "sure", "certainly")
-_FILLER = re.compile(rf"\s*(?:{'|'.join(_FILLERS)})\s*[،,:!]\s*", re.IGNORECASE)
-
-
-def _without_filler(text: str) -> str:
-    """The answer without a courtesy word opening it."""
-    return text[m.end() :] if (m := _FILLER.match(text)) else text
-
-
-def _maybe_filler(text: str) -> bool:
-    """True while streamed text could still be a courtesy word opening the answer (its punctuation not yet written)."""
-    stripped = text.strip().casefold()
-    return bool(stripped) and not _FILLER.match(text) and any(f.startswith(stripped) for f in _FILLERS)
-
-
-_LOOP_REPEATS = 6  # a piece of text repeated this often at the end of an answer, over
-_LOOP_CHARS = 24  # at least this many characters, is the model stuck in a loop (no number has 24 zeros)
-_LOOP_TAIL = 200  # characters searched for it
-_REPEATED = re.compile(r"(.{1,12}?)\1+$", re.DOTALL)
-_LEADING_MARKERS = re.compile(r"(?:\s*\[\d{1,3}\])*")
-
-
-def _loop_start(text: str, repeats: int, chars: int) -> int | None:
-    """Where a run ending `text` begins in which one piece (up to 12 characters) repeats at least `repeats`
-    times over at least `chars` characters ("3000000…", "، و، و، و"); None without one."""
-    offset = max(0, len(text) - _LOOP_TAIL)
-    match = _REPEATED.search(text, offset)
-    if match is None:
-        return None
-    run = len(text) - match.start()
-    return match.start() if run >= chars and run >= repeats * len(match.group(1)) else None
-
-
-def _before_sentence(text: str, end: int) -> str:
-    """The sentences of text before the one reaching past `end`, with the markers after them citing
-    them: the sentence a loop began in is dropped."""
-    start = next((span.start for span in split_sentences(text) if span.end > end), len(text))
-    markers = _LEADING_MARKERS.match(text, start)  # always matches, if only nothing
-    return text[: markers.end() if markers else start].strip()
-
-
 def _maybe_refusal(text: str) -> bool:
     """True while streamed text could still be the start of the refusal marker."""
     stripped = text.strip()
@@ -599,20 +450,6 @@ def _marker_start(text: str) -> int | None:
     return None
 
 
-def _unmentioned(question: str, hits: list[Hit]) -> list[str]:
-    """Countries the question names that none of the retrieved chunks (text or title) mentions.
-
-    Asked "What did Sullivan tell the Chinese foreign minister?" over articles
-    that never mention China, the model answers from the Sullivan passages
-    anyway, and the similarity of those passages does not tell this question
-    from one they answer. On ARCD (702 questions, 139 naming a country) every
-    country a question names is in its article.
-    """
-    named = names.countries_named(question)
-    text = normalize(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)) if named else ""
-    return [english for english, stem in named.items() if stem not in text and english.casefold() not in text]
-
-
 def _best(passages: list[Passage]) -> float:
     """Similarity of the best evidence sentence to the question (0 without evidence)."""
     return max((p.score for p in passages), default=0.0)
@@ -621,21 +458,6 @@ def _best(passages: list[Passage]) -> float:
 def _quote(sentence: str, n: int, glossary: dict[str, str] | None) -> str:
     """A passage sentence quoted and cited: “…” with its names spelled in English (glossary given), else «…»."""
     return f"“{prompting.annotate(sentence, glossary)}” [{n}]" if glossary is not None else f"«{sentence}» [{n}]"
-
-
-def _asks_what_it_is(question: str, named: set[str], mentions: Callable[[str], set[str]]) -> bool:
-    """True when every word of the question is a name or asks who or what ("Who is Thomas Graham?", "Ushakov"):
-    a capitalized word inside it, one opening it that `mentions` finds in the articles, or an Arabic word of
-    `named` (with or without a clitic)."""
-    for m in re.finditer(r"\w+", question):
-        word = m.group()
-        inside = bool(question[: m.start()].strip())
-        if normalize(word) in _IDENTITY or (word[:1].isupper() and word.isascii() and (inside or mentions(word))):
-            continue
-        bare = names.words_of(word)
-        if not bare or not (bare & named or {w[1:] for w in bare} & named):
-            return False
-    return True
 
 
 def _previous_question(history: list[dict[str, str]], turns: int) -> str:

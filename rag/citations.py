@@ -301,58 +301,6 @@ def build(
     return sorted(citations, key=lambda c: c.n)
 
 
-_MONTHS = (
-    "January|February|March|April|May|June|July|August|September|October|November|December|"
-    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|"
-    "يناير|فبراير|مارس|أبريل|ابريل|إبريل|مايو|يونيو|يونيه|يوليو|يوليه|أغسطس|اغسطس|سبتمبر|أكتوبر|اكتوبر|نوفمبر|ديسمبر|"
-    "كانون الثاني|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين الأول|تشرين الثاني|كانون الأول"
-)
-_Y = r"(?<![\w.,:/-])(\d{4})(?!\w|[.,:/-]\d)"
-# A four-digit year where it can only be a year, with what attaches it to the sentence:
-# (pattern, what of the match stays: \1 keeps the month and day).
-_YEARS = tuple(
-    (re.compile(pattern, re.IGNORECASE), keep)
-    for pattern, keep in (
-        (rf"(\b(?:{_MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?)(?:\s*,)?\s+{_Y}", r"\1"),  # May 2022, February 18, 1848
-        (rf"(?:(?:^|\s+)(?:in|of|في))?\s*\b(?:the\s+year|عام|العام|سنة)\s+{_Y}", ""),  # in the year 2020, في عام 2020
-        (rf"(?:^|\s+)(?:in|since|of|في|منذ)\s+{_Y}(?=\s*(?:[.,;:!?،؛)]|\[\d|$))", ""),  # in 2020. / since 2020,
-        (rf"\s*\(\s*{_Y}\s*\)", ""),  # (2020)
-    )
-)
-# digits at the end of a streaming text, and a comma that may come before more, may be a year still being written
-_PARTIAL_NUMBER = re.compile(r"(?:[\s,،]*\d+)?[\s,،]*$")
-_LETTER = re.compile(r"[^\W\d_]")
-
-
-def drop_unstated_years(text: str, stated: str) -> str:
-    """text without the years that `stated` (the passages shown and the question) does not state.
-
-    The small model completes a date from its own memory: "Shoigu and Austin last spoke on
-    February 18, 1848", where the passage says only "18 فبراير". Such a year is not a claim
-    the sources make, so it goes, with the comma or preposition that attached it; the rest
-    of the date stays. Only a number that can only be a year is touched (after a month, or
-    "in 2020." at the end of a clause, "عام 2020"), never a count ("1500 people"). A text
-    that would keep no word is returned as it is (its citation then fails verification)."""
-    known = set(_NUMBER.findall(normalize(stated)))
-    out = text
-    for pattern, keep in _YEARS:
-
-        def drop(m: re.Match[str], keep: str = keep) -> str:
-            year = normalize(m.group(m.lastindex or 0))
-            return m.expand(keep) if year not in known and 1000 <= int(year) <= 2099 else m.group(0)
-
-        out = pattern.sub(drop, out)
-    if out == text or not _LETTER.search(strip_markers(out)):
-        return text
-    out = out.lstrip(" ,،")
-    return out[:1].upper() + out[1:] if text[:1].isupper() else out
-
-
-def settled_years(text: str, stated: str) -> str:
-    """The part of a streaming text that `drop_unstated_years` will not change: trailing digits wait for the rest of the number."""
-    return drop_unstated_years(_PARTIAL_NUMBER.sub("", text), stated)
-
-
 def clean_markers(text: str, valid: set[int]) -> str:
     """Drop [n] markers that point at no passage."""
     return _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text).strip()

@@ -1,4 +1,4 @@
-"""The `rag` command line: models, index, search, ask, eval, serve.
+"""The `rag` command line: models, index, search, ask, eval, settings, serve.
 
 Library errors (RagError) are printed as one line on stderr with exit code
 2; nothing else is caught, so a bug still shows its traceback.
@@ -139,6 +139,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from .settings import GROUPS, group_of
+
+    settings = _settings(args)
+    origins = settings.origins()
+
+    def shown(name: str) -> Any:
+        value = getattr(settings, name)
+        return "(set)" if name in ("openai_api_key", "api_tokens") and value else str(value) if isinstance(value, Path) else value
+
+    if args.json:
+        print(json.dumps({name: {"value": shown(name), "from": origins[name]} for name in origins}, indent=1, ensure_ascii=False))
+        return 0
+    for group, title in GROUPS.items():
+        print(f"# {title}")
+        for name in origins:
+            if group_of(name) == group:
+                value = shown(name)
+                print(f"{name} = {value if value == '(set)' else repr(value)}  [{origins[name]}]")
+        print()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Answer questions about news articles, with verified citations.")
     parser.add_argument("--index", help="index folder (default: index/)")
@@ -178,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="first N questions only")
     p.add_argument("--ids", default="", help="comma-separated question ids")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("settings", help="print the effective settings and where each came from (default, config file, environment, flag)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_settings)
 
     p = sub.add_parser("serve", help="serve the chat UI, the HTTP API and the embeddable widget")
     p.add_argument("--host")

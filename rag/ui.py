@@ -204,10 +204,3 @@ def build(settings: Settings, assistant: Assistant | None = None, problem: str |
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.queue_size)
     return demo
 
-
-def main() -> None:
-    """Entry point of app.py: the UI, with the API beside it (rag.server)."""
-    from .server import serve
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    serve(Settings.load())

@@ -49,17 +49,11 @@ def test_with_the_glossary_off_an_english_prompt_carries_no_spellings(settings, 
     assert prepared.glossary == {} and prepared.messages[0] == on.prepare("Who did Sullivan talk to?").messages[0]  # still the English system message
 
 
-@pytest.mark.parametrize(("mechanism", "reply", "kept"), [
-    ("filler", lambda m: "بالطبع، " + _first_passage(m), "بالطبع"),
-    ("completion", lambda m: "[1]", None),
-])
-def test_a_switched_off_step_leaves_the_answer_as_the_model_wrote_it(settings, fake_index, fake_embedder, mechanism, reply, kept) -> None:
-    on = _make(settings, fake_index, fake_embedder, reply).ask("مع من تحدث سوليفان؟")
-    off = _make(settings, fake_index, fake_embedder, reply, ablate=mechanism).ask("مع من تحدث سوليفان؟")
-    if kept:
-        assert not on.answer.startswith(kept) and off.answer.startswith(kept)
-    else:  # an answer that only points at a passage: completed with its sentence, or (off) nothing to show
-        assert not on.refused and "«" in on.answer and off.refused
+def test_with_completion_off_an_answer_that_only_points_is_not_completed(settings, fake_index, fake_embedder) -> None:
+    on = _make(settings, fake_index, fake_embedder, lambda m: "[1]").ask("مع من تحدث سوليفان؟")
+    off = _make(settings, fake_index, fake_embedder, lambda m: "[1]", ablate="completion").ask("مع من تحدث سوليفان؟")
+    # an answer that only points at a passage: completed with its sentence, or (off) nothing to show
+    assert not on.refused and "«" in on.answer and off.refused
 
 
 def test_script_retrieval_fuses_bm25_for_arabic_questions_and_stays_dense_for_english_ones(fake_index, fake_embedder) -> None:

@@ -58,18 +58,6 @@ def test_low_similarity_refuses_without_calling_the_model(assistant) -> None:
     assert a.generator.calls == []
 
 
-def test_a_country_no_retrieved_passage_mentions_is_refused_without_calling_the_model(assistant) -> None:
-    a = assistant(_cite_first_passage)
-    for question, lang in (("What did Sullivan tell the Chinese foreign minister?", "en"), ("ماذا قال سوليفان لوزير الخارجية الصيني؟", "ar")):
-        answer = a.ask(question)
-        assert answer.refused and answer.answer == REFUSALS[lang]
-    assert a.generator.calls == []
-    answer = a.ask("ماذا قال سوليفان لوزير الخارجية الروسي؟")  # Russia is in the articles
-    assert not answer.refused and len(a.generator.calls) == 1
-    off = assistant(_cite_first_passage, country_check=False)
-    assert not off.ask("What did Sullivan tell the Chinese foreign minister?").refused
-
-
 def test_model_declining_becomes_the_refusal_message(assistant) -> None:
     a = assistant(lambda m: prompting.NOT_FOUND)
     answer = a.ask("Who did Sullivan talk to?")
@@ -244,9 +232,8 @@ def test_no_focus_line_when_turned_off_or_its_passage_is_fitted_out(assistant) -
     assert _focus_line(messages) == ""  # it names a passage the prompt does not hold
 
 
-@pytest.mark.parametrize("mode", ["direct", "translate"])
-def test_the_warm_up_reads_each_system_message_the_questions_open_with(assistant, mode: str) -> None:
-    a = assistant(lambda m: _cite_first_passage(m) if "[1] " in _last_user(m) else "?", english_mode=mode)
+def test_the_warm_up_reads_each_system_message_the_questions_open_with(assistant) -> None:
+    a = assistant(lambda m: _cite_first_passage(m) if "[1] " in _last_user(m) else "?")
     a.warm()
     read = [m[0] for m in a.generator.calls]
     assert len(read) == 2 and all(m["role"] == "system" for m in read)
@@ -371,59 +358,11 @@ def test_the_streamed_text_is_the_answer_shown_at_the_end(assistant) -> None:
     assert not answer.refused and text == answer.answer  # held back while unchecked, then shown whole
 
 
-def test_a_courtesy_word_opening_the_answer_is_neither_streamed_nor_shown(assistant) -> None:
-    english = lambda m: "Sullivan talked to Yuri Ushakov [1]."  # noqa: E731
-    for question, plain, opening in (
-        ("مع من تحدث سوليفان؟", _cite_first_passage, "بالطبع، "),
-        ("Who did Sullivan talk to?", english, "Of course, "),
-        ("Who did Sullivan talk to?", english, "Sure: "),
-    ):
-        text, answer = streamed(assistant(lambda m, plain=plain, opening=opening: opening + plain(m)), question)
-        assert text == answer.answer == assistant(plain).ask(question).answer  # as if the model had not written it
-        assert not answer.refused and answer.citations[0].supported
-    # a word that only starts like one is streamed as it is
-    text, answer = streamed(assistant(lambda m: "Surely Sullivan talked to Yuri Ushakov [1]."), "Who did Sullivan talk to?")
-    assert text == answer.answer and answer.answer.startswith("Surely Sullivan")
-
-
-def test_an_answer_stuck_in_a_loop_is_stopped_and_keeps_only_the_sentences_before_it(assistant) -> None:
-    def counted(a: Assistant) -> list[str]:
-        pulled: list[str] = []
-        stream = a.generator.stream
-
-        def pulling(messages, max_tokens):
-            for piece in stream(messages, max_tokens):
-                pulled.append(piece)
-                yield piece
-
-        a.generator.stream = pulling
-        return pulled
-
-    # nothing before the loop: the refusal (the model said nothing usable), the model stopped early
-    a = assistant(lambda m: "3" + " 0" * 200)
-    pulled = counted(a)
-    text, answer = streamed(a, "مع من تحدث سوليفان؟")
-    assert answer.refused and answer.answer == REFUSALS["ar"] and not answer.citations
-    assert len(pulled) < 30 and "0 0 0" not in text  # stopped within a few repeats; the repeats never streamed
-    assert answer.timings.completion_tokens == len(pulled) and answer.timings.prompt_tokens > 0
-    # a whole sentence before it stays, with its citation
-    a = assistant(lambda m: _cite_first_passage(m) + " ثم" + " و، و،" * 40)
-    pulled = counted(a)
-    text, answer = streamed(a, "مع من تحدث سوليفان؟")
-    assert not answer.refused and answer.answer == assistant(_cite_first_passage).ask("مع من تحدث سوليفان؟").answer
-    assert answer.citations[0].supported and len(pulled) < 60
-    # a decimal point ends no sentence: the loop's sentence goes whole
-    assert assistant(lambda m: "سوليفان دفع 3.5" + "0" * 40).ask("مع من تحدث سوليفان؟").refused
-    # numbers with repeated digits are not loops, and stream whole
-    text, answer = streamed(assistant(lambda m: "قال سوليفان إن 2000000 شخص تحدثوا [1]."), "مع من تحدث سوليفان؟")
-    assert "2000000" in answer.answer and text == answer.answer
-
-
 def test_rag_ask_prints_the_final_answer_when_it_is_not_what_streamed(assistant, monkeypatch, capsys) -> None:
     import rag.answering
     from rag import cli
 
-    monkeypatch.setattr(rag.answering, "load_assistant", lambda settings: assistant(lambda m: "3" + " 0" * 200))
+    monkeypatch.setattr(rag.answering, "load_assistant", lambda settings: assistant(lambda m: "3" + " 0" * 20 + " NOT_IN_SOURCES"))
     assert cli.main(["ask", "مع من تحدث سوليفان؟"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("3") and lines[1] == REFUSALS["ar"]  # what streamed, then the answer that replaced it
@@ -466,35 +405,6 @@ def test_a_question_given_back_is_quoted_even_when_it_says_not(assistant) -> Non
     # a "not" the question lacks still says something
     text, answer = streamed(assistant(lambda m: "Sullivan did not say. [1]"), "What did Sullivan say?")
     assert answer.answer.startswith("Sullivan did not say.")
-
-
-def test_an_english_yes_no_question_is_answered_with_what_the_passages_state(assistant) -> None:
-    seen = []
-
-    def respond(messages) -> str:
-        seen.append(messages)
-        return "the administration did not approve the talks [1]." if messages[-1]["role"] == "assistant" else "Yes [1]"
-
-    text, answer = streamed(assistant(respond, unsupported_threshold=0.0), "Did Sullivan talk to Ushakov?")
-    assert seen[-1][-1] == {"role": "assistant", "content": prompting.YES_NO_OPENING}  # the answer's start, for the model to continue
-    assert prompting.YES_NO_RULE in seen[-1][1]["content"]
-    assert text == answer.answer == f"{prompting.YES_NO_OPENING} the administration did not approve the talks [1]."
-    for question in ("Who did Sullivan talk to?", "هل تحدث سوليفان مع أوشاكوف؟", "Did Sullivan talk to Ushakov or Lavrov?"):
-        streamed(assistant(respond), question)
-        assert seen[-1][-1]["role"] == "user" and prompting.YES_NO_RULE not in seen[-1][-1]["content"]
-    text, answer = streamed(assistant(lambda m: "yes, Sullivan talked to Ushakov [1]."), "Did Sullivan talk to Ushakov?")
-    assert "yes" not in text.lower() and text == answer.answer  # a bare verdict is the model agreeing, not reading: never shown
-    assert answer.answer.startswith("“") and answer.answer.endswith("” [1]") and "talked" not in answer.answer  # a passage sentence instead
-    assert [c.n for c in answer.citations] == [1] and answer.citations[0].supported
-    for verdict in ("نعم، تحدث سوليفان مع أوشاكوف [1].", "لا، لم يتحدث [1]."):  # in Arabic too, without an opening
-        text, answer = streamed(assistant(lambda m, v=verdict: v), "هل تحدث سوليفان مع أوشاكوف؟")
-        assert text == answer.answer and answer.answer.startswith("«") and answer.answer.endswith("» [1]")
-    statement = assistant(lambda m: "لا يتحدث سوليفان مع أوشاكوف [1].", unsupported_threshold=0.0).ask("هل يتحدث سوليفان مع أوشاكوف؟")
-    assert statement.answer == "لا يتحدث سوليفان مع أوشاكوف [1]."  # a negated verb states something: kept
-    assert prompting.asks_yes_no("وهل تحدث معه؟") and prompting.offers_options("هل تحدث سوليفان مع أوشاكوف أم مع لافروف؟")
-    for declined in ("NOT_IN_SOURCES", "NO_IN_SOURCES"):  # continuing the opening, the model can still decline
-        text, answer = streamed(assistant(lambda m, d=declined: d), "Did Sullivan talk to Ushakov?")
-        assert answer.refused and text == answer.answer == REFUSALS["en"]  # nothing of the opening was shown
 
 
 def test_full_queue_is_busy_and_generation_is_serialized(assistant) -> None:
@@ -566,42 +476,6 @@ def test_english_answers_drop_the_prompt_annotations() -> None:
     final = tidy_english(draft, glossary)
     assert all(final.startswith(p) for p in prefixes)  # what was streamed never has to be taken back
     assert "أوشاكوف" not in "".join(prefixes)
-
-
-def test_a_year_the_passages_do_not_state_never_reaches_the_user(assistant) -> None:
-    invented = lambda m: "Sullivan last spoke to Ushakov on March 18, 1848 [1]."  # noqa: E731
-    text, answer = streamed(assistant(invented, unsupported_threshold=0.0), "Who did Sullivan talk to?")
-    assert text == answer.answer == "Sullivan last spoke to Ushakov on March 18 [1]."
-    stated = lambda m: "Sullivan spoke to Ushakov in March 2022 [1]."  # noqa: E731
-    text, answer = streamed(assistant(stated, unsupported_threshold=0.0), "Who did Sullivan talk to before the 2022 summit?")
-    assert text == answer.answer == "Sullivan spoke to Ushakov in March 2022 [1]."  # a year the question states stays
-
-
-def test_who_is_someone_the_articles_name_in_passing_is_answered_with_the_sentences_naming_them(assistant) -> None:
-    a = assistant(_cite_first_passage, refusal_threshold=0.9)  # every passage below it: the fake embedder shares no word
-    text, answer = streamed(a, "Who is Kupchan?")
-    assert a.generator.calls == []  # not left to the model to guess
-    assert not answer.refused and text == answer.answer and answer.answer.startswith("What the articles say: “")
-    (c,) = answer.citations
-    assert c.supported and "كوبشان" in c.quote and c.text[c.start : c.end] == c.quote and answer.answer.endswith(f"” [{c.n}]")
-    assert a.ask("What is the population of Kupchan?").refused  # asks more than who: still the refusal
-    assert a.ask("Who is Chomsky?").refused  # a name the articles do not have
-    answer = a.ask("ما هي كوميرسانت؟")
-    assert a.generator.calls == [] and answer.answer.startswith("ما ورد في المقالات: «") and "كوميرسانت" in answer.citations[0].quote
-
-
-def test_a_bare_name_or_who_is_question_is_answered_with_the_articles_first_mentions(assistant) -> None:
-    a = assistant(_cite_first_passage)  # passages read close enough to the question for the model to run
-    for question in ("Ushakov", "Who is Sullivan?", "سوليفان", "من هو سوليفان؟"):
-        text, answer = streamed(a, question)
-        assert a.generator.calls == [], question  # asked who someone is, the model guesses at the role
-        assert not answer.refused and text == answer.answer and answer.citations, question
-        assert all(c.supported and c.text[c.start : c.end] == c.quote for c in answer.citations)
-    # each article introduces Sullivan with his title, then calls him Sullivan: the introduction is quoted
-    assert len({c.doc_id for c in answer.citations}) == len(answer.citations) == 2
-    assert all("مستشار الأمن القومي" in c.quote for c in answer.citations)
-    a.ask("What did Sullivan say?")  # asks more than who he is: the model answers
-    assert len(a.generator.calls) == 1
 
 
 def test_a_new_question_in_a_conversation_is_retrieved_on_its_own(assistant) -> None:
