@@ -21,7 +21,7 @@ import numpy as np
 
 from .documents import MONTHS
 from .retrieval import Passage
-from .text import normalize, split_sentences, words
+from .text import normalize, proclitic_forms, split_sentences, words
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 _NUMBER = re.compile(r"\d+")
@@ -84,21 +84,15 @@ def pointer(text: str) -> list[int]:
 
 # Words that answer a question though they are function words: "No [1]", "لم توافق".
 _ANSWERING = frozenset(words("yes no not never نعم لا لم لن ليس ليست"))
-_ARABIC_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ف", "ب", "ل")
-
-
-def _forms(word: str) -> set[str]:
-    """A word and what it is without a leading conjunction, preposition or article (والمحادثات: محادثات)."""
-    return {word} | {word[len(p) :] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 2}
 
 
 def says_nothing(text: str, given: str) -> bool:
     """True when text, markers aside, holds no word that `given` (the question) lacks: an answer
     that repeats the question ("ما الصحيفة التي كشفت المحادثات؟ [1]") or points at passages."""
     asked = set(words(given))
-    known = {f for w in asked for f in _forms(w)} | _STOP
+    known = {f for w in asked for f in proclitic_forms(w)} | _STOP
     # "not" answers "Did Burns negotiate?", but only repeats "…saying Burns was not negotiating?"
-    return all((w not in _ANSWERING or w in asked) and (_forms(w) & known or not w.isalnum()) for w in words(strip_markers(text)))
+    return all((w not in _ANSWERING or w in asked) and (proclitic_forms(w) & known or not w.isalnum()) for w in words(strip_markers(text)))
 
 
 def echoes(text: str, question: str, context: str = "") -> bool:
@@ -107,8 +101,8 @@ def echoes(text: str, question: str, context: str = "") -> bool:
     ("من هو أول حاكم لامبراطورية منغوليا؟ [1]"), not one of the options it offered ("Ushakov"
     to "Ushakov or Lavrov?")."""
     asked = [w for w in words(question) if w not in _STOP]
-    said = {f for w in words(strip_markers(text)) for f in _forms(w)}
-    repeated = sum(1 for w in asked if _forms(w) & said)
+    said = {f for w in words(strip_markers(text)) for f in proclitic_forms(w)}
+    repeated = sum(1 for w in asked if proclitic_forms(w) & said)
     return says_nothing(text, f"{context} {question}") and repeated >= len(asked) / 2
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from .errors import CorpusError
-from .text import normalize
+from .text import month_names, normalize
 
 log = logging.getLogger(__name__)
 
@@ -59,28 +59,8 @@ _CREDIT = re.compile(
 _LEADING_HASHTAGS = re.compile(r"^(?:#\S+?_)+")
 _SENTENCE_PUNCT = re.compile(r"[.!?؟؛:،,«»\"“”]")
 
-# Month names of Arabic news (Egyptian and Levantine names) and English, normalized: their numbers.
-MONTHS = {
-    normalize(name): number
-    for number, names in enumerate(
-        [
-            ("يناير", "كانون الثاني", "january", "jan"),
-            ("فبراير", "شباط", "february", "feb"),
-            ("مارس", "آذار", "march", "mar"),
-            ("أبريل", "ابريل", "إبريل", "نيسان", "april", "apr"),
-            ("مايو", "أيار", "ايار", "may"),
-            ("يونيو", "يونيه", "حزيران", "june", "jun"),
-            ("يوليو", "يوليه", "تموز", "july", "jul"),
-            ("أغسطس", "اغسطس", "آب", "august", "aug"),
-            ("سبتمبر", "أيلول", "ايلول", "september", "sep", "sept"),
-            ("أكتوبر", "اكتوبر", "تشرين الأول", "october", "oct"),
-            ("نوفمبر", "تشرين الثاني", "november", "nov"),
-            ("ديسمبر", "كانون الأول", "december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
+# Month names (rag.text.month_names), normalized: their numbers.
+MONTHS = {normalize(name): number for name, number in month_names().items()}
 _MONTH_ALT = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 _DATE = re.compile(rf"(?<!\d)(\d{{1,2}})[\s\-/]+(?:من\s+)?({_MONTH_ALT})[\s\-/,]+(\d{{4}})(?!\d)")
 _DATE_EN = re.compile(rf"\b({_MONTH_ALT})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b")

@@ -48,7 +48,7 @@ from .spelling import (  # noqa: F401
     is_name_like,
     spell,
 )
-from .text import normalize
+from .text import month_names, normalize
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,7 +65,6 @@ def _cldr() -> dict[str, str]:
     """Normalized Arabic names of places and months mapped to English (Unicode CLDR:
     countries, regions, cities; the months of every Arabic locale: نيسان, أبريل, أفريل)."""
     from babel import Locale
-    from babel.localedata import locale_identifiers
 
     ar, en = Locale("ar"), Locale("en")
     out = {normalize(arabic): english for _, arabic, english in _territories()}
@@ -77,11 +76,10 @@ def _cldr() -> dict[str, str]:
             english = (en.time_zones.get(zone) or {}).get("city") or zone.rsplit("/", 1)[-1].replace("_", " ")
             out.setdefault(city, english)
     english_months = en.months["format"]["wide"]
-    for identifier in locale_identifiers():
-        if identifier == "ar" or identifier.startswith("ar_"):
-            for number, month in Locale.parse(identifier).months["format"]["wide"].items():
-                folded = normalize(month)
-                out.setdefault(folded if len(folded) > 2 else month, english_months[number])  # آب as written: folded, it is also أب "father"
+    for month, number in month_names().items():
+        if _ARABIC_TOKEN.match(month):
+            folded = normalize(month)
+            out.setdefault(folded if len(folded) > 2 else month, english_months[number])  # آب as written: folded, it is also أب "father"
     return {k: v for k, v in out.items() if v[:1].isupper()}  # "world" is vocabulary
 
 

@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .text import CLITICS, PERSIAN, TANWEEN, strip_marks
+
 _AR = {
     "ا": "A", "أ": "A", "إ": "I", "آ": "A", "ٱ": "A", "ى": "A", "ة": "A", "و": "U", "ي": "I", "ؤ": "U", "ئ": "I",
     "ب": "B", "پ": "B", "ت": "T", "ث": "Θ", "ج": "G", "ح": "Ḥ", "خ": "K", "د": "D", "ذ": "D", "ر": "R", "ز": "S",
@@ -47,9 +49,6 @@ _EN = {
 }
 _VOWELS = frozenset("AUIE")  # E: a silent final e (Nicole), which Arabic does not write
 _LONG = {"a": "I", "e": "I", "i": "I", "o": "U", "u": "U"}  # a vowel before consonant + silent e: Jake جيك, Mike مايك, Stone ستون
-_TANWEEN = re.compile("[\u064b-\u064d]")
-_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u0640]")
-_PREFIXES = ("و", "ب", "ل", "ف", "ك")
 _MIN_ZIPF = 1.0  # English words rarer than this are not trusted
 _MAX_COST = 1.6  # worse alignments are not a spelling of the same name
 _W_CLOSE = 0.5  # weight of |English zipf - Arabic zipf|: a name is about as common in both
@@ -69,7 +68,7 @@ _VERB_EVIDENCE = 2.5  # a plural or present form (لوّحوا, يلوّح) this
 
 def _unclitic(word: str, shortest: int = 4) -> str:
     """word without a leading clitic و ب ل ف ك ("" when it has none or would be too short)."""
-    return word[1:] if word[:1] in _PREFIXES and len(word) >= shortest else ""
+    return word[1:] if word[:1] in CLITICS and len(word) >= shortest else ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ class Spelling:
 
 def arabic_key(word: str) -> tuple[str, ...]:
     """Sound classes of an Arabic word (consonants and long vowels)."""
-    word = _DIACRITICS.sub("", word)
+    word = strip_marks(word)
     if len(word) > 1 and word[0] in "أإا" and word[1] in "وي":
         word = word[1:]  # أو / إي open a word with a vowel
     out: list[str] = []
@@ -276,14 +275,13 @@ def spell(arabic_word: str) -> Spelling | None:
 
 
 _ARABIC_TOKEN = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u064b-\u0652]+")  # an Arabic word, diacritics included
-_PERSIAN = str.maketrans({"ی": "ي", "ک": "ك"})  # Persian yeh and keheh, common in typed Arabic (یوم is يوم)
 
 
 @functools.lru_cache(maxsize=4096)
 def _arabic_zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
-    return zipf_frequency(word.translate(_PERSIAN), "ar")
+    return zipf_frequency(word.translate(PERSIAN), "ar")
 
 
 def is_name_like(arabic_word: str) -> bool:
@@ -308,7 +306,7 @@ def is_name_like(arabic_word: str) -> bool:
 
 
 def _bare(word: str) -> str:
-    return _DIACRITICS.sub("", word).strip("«»\"'()[]،,.:؛؟!")
+    return strip_marks(word).strip("«»\"'()[]،,.:؛؟!")
 
 
 def _vocabulary(arabic_word: str) -> bool:
@@ -316,7 +314,7 @@ def _vocabulary(arabic_word: str) -> bool:
     common, with the article, inflected, with an indefinite ending (ورداً), or a clitic
     on a very common or inflected word (بأعضاء, "with members"; وسميت, "and was named")."""
     bare = _bare(arabic_word)
-    if _TANWEEN.search(arabic_word) or len(bare) < 3 or bare.startswith("ال") or _clitic_article(bare):
+    if TANWEEN.search(arabic_word) or len(bare) < 3 or bare.startswith("ال") or _clitic_article(bare):
         return True
     stem = _unclitic(bare)
     return _arabic_zipf(bare) >= _COMMON_ARABIC or bool(stem and (_arabic_zipf(stem) >= _COMMON_ARABIC or _inflects(stem))) or _inflects(bare)
@@ -324,7 +322,7 @@ def _vocabulary(arabic_word: str) -> bool:
 
 def _clitic_article(word: str) -> bool:
     """True for a clitic before the article: والتصعيد is و + التصعيد (but فاليري is Valerie)."""
-    return word[0] in _PREFIXES and word[1:3] == "ال" and _arabic_zipf(word[1:]) >= _INFLECTED - 1
+    return word[0] in CLITICS and word[1:3] == "ال" and _arabic_zipf(word[1:]) >= _INFLECTED - 1
 
 
 @functools.lru_cache(maxsize=4096)

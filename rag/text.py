@@ -7,12 +7,18 @@ text shown to users and given to the model is never normalized.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _TATWEEL = "\u0640"
+MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # diacritics and tatweel: what `strip_marks` removes
+TANWEEN = re.compile("[\u064b-\u064d]")  # the indefinite endings (ـً ـٌ ـٍ): a word carrying one is Arabic vocabulary, not a name
+PERSIAN = str.maketrans({"ی": "ي", "ک": "ك", "گ": "ك"})  # Persian yeh, keheh and gaf, common in typed Arabic (یوم is يوم)
+CLITICS = ("و", "ف", "ب", "ل", "ك")  # one-letter proclitics: and, so, with, for, like (none opens the article's ال)
+PROCLITICS = ("وال", "بال", "فال", "لل", "ال", "و", "ف", "ب", "ل")  # what may open a word before its stem: a conjunction, preposition and/or the article
 _BIDI_MARKS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff\u200b-\u200d]")
 _ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي", "گ": "ك", "ی": "ي", "ک": "ك"})
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
@@ -35,6 +41,35 @@ def normalize(text: str) -> str:
     text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
     text = text.translate(_ALEF).translate(_DIGITS)
     return " ".join(text.casefold().split())
+
+
+def strip_marks(text: str) -> str:
+    """Text without diacritics and tatweel, letters otherwise as written (`normalize` also folds letters)."""
+    return MARKS.sub("", text)
+
+
+def proclitic_forms(word: str, shortest: int = 2) -> set[str]:
+    """A word and what it is without a leading conjunction, preposition or article (والمحادثات: محادثات), each at least `shortest` letters."""
+    return {word} | {word[len(p) :] for p in PROCLITICS if word.startswith(p) and len(word) - len(p) >= shortest}
+
+
+@functools.lru_cache(maxsize=1)
+def month_names() -> dict[str, int]:
+    """Month names as news writes them, each with its number: those of every Arabic locale in Unicode
+    CLDR (Babel: Egyptian يناير, Levantine كانون الثاني, Maghrebi جانفي), English ones in full and short,
+    and the Egyptian spellings CLDR lacks (يونيه, يوليه). Keys as written; `normalize` them to match folded text."""
+    from babel import Locale
+    from babel.localedata import locale_identifiers
+
+    names: dict[str, int] = {}
+    for identifier in ["en", *(i for i in locale_identifiers() if i == "ar" or i.startswith("ar_"))]:
+        months = Locale.parse(identifier).months
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated") if identifier == "en" else ("wide",):
+                for number, name in months[context][width].items():
+                    names.setdefault(" ".join(name.replace("\xa0", " ").split()), number)
+    names.update({"يونيه": 6, "يوليه": 7, "Sept": 9})
+    return names
 
 
 def words(text: str) -> list[str]:
