@@ -97,7 +97,8 @@ def clean(raw_text: str) -> tuple[str, str, str | None]:
     """Cleaned text, title and ISO date of an article's raw text."""
     lines = [line.strip() for line in raw_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     header = [line for line in lines if line][:_HEADER_LINES]
-    published = next((d for d in (find_date(line) for line in header) if d), None)
+    # the publication date is a date line near the top, not a date inside a sentence there (a birth date opening a biography)
+    published = next((d for d in (find_date(line) for line in header if _date_line(line)) if d), None)
     kept: list[str] = []
     seen: set[str] = set()
     title = ""
@@ -107,7 +108,7 @@ def clean(raw_text: str) -> tuple[str, str, str | None]:
         if not title:
             line = _LEADING_HASHTAGS.sub("", line).strip()
         key = normalize(line)
-        if _is_chrome(line, key, index, header) or key in seen:
+        if _is_chrome(line, key, index, header, first=not title) or key in seen:
             continue
         seen.add(key)
         if not title:
@@ -122,17 +123,22 @@ def _shorten(line: str, limit: int = 14) -> str:
     return line if len(tokens) <= limit else " ".join(tokens[:limit]) + " …"
 
 
-def _is_chrome(line: str, key: str, index: int, header: list[str]) -> bool:
+def _date_line(line: str) -> bool:
+    """A line short enough, and without a sentence's punctuation, to be a dateline."""
+    return len(line.split()) <= 12 and not re.search(r"[.!?؟،,]", line)
+
+
+def _is_chrome(line: str, key: str, index: int, header: list[str], first: bool = False) -> bool:
     bare = key.rstrip(":：-– ").strip()
     if bare in _CHROME_LABELS or _READING_TIME.match(key):
         return True
-    if line in header and find_date(line) and len(key.split()) <= 12 and not re.search(r"[.!?؟،,]", line):
+    if line in header and find_date(line) and _date_line(line):
         return True  # a date line: kept as metadata, not text
     if len(line) < 160 and _CREDIT.search(line):
         return True  # a photo caption with its credit
     tokens = key.split()
-    if len(tokens) <= 1 and not _SENTENCE_PUNCT.search(line):
-        return True  # a stray word ("من", "gettyimages")
+    if len(tokens) <= 1 and not _SENTENCE_PUNCT.search(line) and not first:
+        return True  # a stray word ("من", "gettyimages"); a one-word first line is a title (القمر, مكة)
     if len(tokens) >= 5 and not _SENTENCE_PUNCT.search(line) and len(set(tokens)) / len(tokens) < 0.75:
         return True  # a tag list: short words repeated, no punctuation
     return False

@@ -48,6 +48,9 @@ def test_answer_cites_and_verifies(assistant) -> None:
     assert answer.citations and answer.citations[0].n == 1 and answer.citations[0].supported
     c = answer.citations[0]
     assert c.text[c.start : c.end] == c.quote and c.quote in answer.answer
+    # the same marker on a claim the passage does not make (a name and a number it lacks) is not verified
+    wrong = assistant(lambda m: "تحدث سوليفان مع وزير الخارجية الصيني وانغ يي 17 مرة [1].").ask("مع من تحدث سوليفان؟")
+    assert [x.n for x in wrong.citations] == [1] and not wrong.citations[0].supported
 
 
 def test_low_similarity_refuses_without_calling_the_model(assistant) -> None:
@@ -297,9 +300,12 @@ def test_bad_questions_are_clear_errors(assistant, question: str, message: str) 
     assert a.generator.calls == []
 
 
-def test_mixed_script_question_is_answered(assistant) -> None:
-    answer = assistant(_cite_first_passage).ask("Who is أوشاكوف?")
-    assert isinstance(answer, Answer) and answer.language == "en"
+def test_mixed_script_question_is_answered_in_english_from_the_passages_naming_it(assistant) -> None:
+    a = assistant(_cite_first_passage)
+    answer = a.ask("Who is أوشاكوف?")
+    assert answer.language == "en" and not answer.refused
+    assert a.generator.calls[-1][0]["content"] == prompting.ENGLISH_SYSTEM  # the English prompt, names spelled
+    assert answer.citations and "أوشاكوف" in answer.passages[0].text
 
 
 def test_follow_up_uses_the_previous_question_for_retrieval(assistant) -> None:

@@ -134,7 +134,9 @@ def test_hostile_questions_are_clear_errors(real_settings, real_assistant, quest
 
 def test_mixed_script_question_is_answered(real_assistant) -> None:
     answer = real_assistant.ask("Who did سوليفان talk to?")
-    assert answer.refused or answer.citations
+    assert not answer.refused and answer.language == "en"
+    assert any(c.doc_id.startswith(("000_", "001_")) for c in answer.citations)  # the articles on Sullivan's talks
+    assert "Ushakov" in answer.answer or "Patrushev" in answer.answer
 
 
 def test_context_cannot_overflow(real_settings, real_assistant) -> None:
