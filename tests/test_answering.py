@@ -101,10 +101,10 @@ def test_english_question_gets_english_prompt_with_name_spellings(assistant) -> 
 def test_names_spelled_by_sound_are_kept_when_the_embedder_sees_the_same_name(assistant, fake_embedder) -> None:
     a = assistant(lambda m: "Ushakov [1].")
     # the bag-of-words fake puts a text and itself at 1.0 and different words near 0
-    same, other = a._name_similarity([("أوشاكوف", "أوشاكوف"), ("يعلن", "Ellen")])
+    same, other = a.english.name_similarity([("أوشاكوف", "أوشاكوف"), ("يعلن", "Ellen")])
     assert same == pytest.approx(1.0) and other < 0.6
     before = fake_embedder.embedded
-    assert a._name_similarity([("يعلن", "Ellen"), ("يعلن", "أوشاكوف")]) == pytest.approx([other, 0.0], abs=0.3)
+    assert a.english.name_similarity([("يعلن", "Ellen"), ("يعلن", "أوشاكوف")]) == pytest.approx([other, 0.0], abs=0.3)
     assert fake_embedder.embedded == before  # each text is embedded once
     question = "Who did the national security adviser talk to?"
     b = assistant(lambda m: "Ushakov [1].", name_similarity=0.0)
@@ -168,7 +168,7 @@ def test_the_focus_sentence_holds_the_clause_closest_to_the_question(assistant, 
     a = assistant(_cite_first_passage)
     question = "مع من تحدث سوليفان؟"
     p = a.prepare(question)
-    chunk_id, index = a._focus(fake_embedder.embed_query(question), p.fitted)
+    chunk_id, index = a.english.focus(fake_embedder.embed_query(question), p.fitted)
     passage = next(x for x in p.fitted if x.chunk.chunk_id == chunk_id)
     sentence = prompting.sanitize(passage.chunk.sentence_texts()[index])
     # the fake embedder scores by shared words: the sentence holds the clause sharing most of the question's words
@@ -184,9 +184,9 @@ def test_clauses_are_embedded_once_and_the_focus_stays_the_same(assistant, fake_
     question = "Who did Sullivan talk to?"
     vector = fake_embedder.embed_query(question)
     p = a.prepare(question)
-    first = a._focus(vector, p.fitted)
+    first = a.english.focus(vector, p.fitted)
     before = fake_embedder.embedded
-    assert a._focus(vector, p.fitted) == first and first is not None
+    assert a.english.focus(vector, p.fitted) == first and first is not None
     assert fake_embedder.embedded == before  # every clause was embedded already
     fresh = prompting.clauses(p.fitted)
     similarities = fake_embedder.embed_documents([c for _, _, c in fresh]) @ vector
@@ -205,8 +205,8 @@ def test_english_questions_get_the_focus_line_last_before_the_question(assistant
 def test_in_a_conversation_the_focus_sentence_answers_the_new_question(assistant, fake_embedder) -> None:
     a = assistant(lambda m: "Ushakov [1].")
     seen = []
-    focus = a._focus
-    a._focus = lambda vector, passages: seen.append(vector) or focus(vector, passages)
+    focus = a.english.focus
+    a.english.focus = lambda vector, passages: seen.append(vector) or focus(vector, passages)
     history = [{"role": "user", "content": "مع من تحدث سوليفان؟"}, {"role": "assistant", "content": "Ushakov [1]."}]
     p = a.prepare("Which newspaper reported it?", history)
     assert p.query == "مع من تحدث سوليفان؟ Which newspaper reported it?"  # retrieval reads the exchange
@@ -250,14 +250,14 @@ def test_the_warm_up_reads_each_system_message_the_questions_open_with(assistant
 def test_after_the_text_warm_up_an_english_question_embeds_nothing_before_its_prompt(assistant, fake_embedder) -> None:
     a = assistant(_cite_first_passage)
     kept = a.warm_texts()
-    assert kept == len(a._text_vectors) and kept >= len(prompting.clauses(a.prepare("Who did Sullivan talk to?").fitted))
+    assert kept == len(a.english.vectors) and kept >= len(prompting.clauses(a.prepare("Who did Sullivan talk to?").fitted))
     before = fake_embedder.embedded
     for question in ("Who did Sullivan talk to?", "Which newspaper reported the talks?", "What did Austin urge Shoigu to do?"):
         p = a.prepare(question)
         assert p.glossary and "Most relevant: [" in _last_user(p.messages)
     assert fake_embedder.embedded == before  # every clause and name was embedded ahead
     cold = assistant(_cite_first_passage)
-    cold._text_vectors.clear()
+    cold.english.vectors.clear()
     assert cold.prepare("Who did Sullivan talk to?").messages == a.prepare("Who did Sullivan talk to?").messages  # the same prompt
 
 
@@ -273,7 +273,7 @@ def test_the_text_warm_up_stops_at_its_limit_and_waits_while_the_generator_is_bu
     a.generator.lock.release()
     assert done.wait(10)
     full = assistant(_cite_first_passage).warm_texts()
-    assert 5 <= len(a._text_vectors) < full  # it stopped after the chunk that reached the limit
+    assert 5 <= len(a.english.vectors) < full  # it stopped after the chunk that reached the limit
 
 
 def test_the_chat_says_what_it_waits_for_then_which_articles_the_model_reads(assistant) -> None:
@@ -503,8 +503,8 @@ def test_similarity_to_corpus_sentences_uses_their_stored_vectors(assistant, fak
     other = "جملة ليست في المقالات"
     assert fake_index.sentence_vector(other) is None
     before = fake_embedder.embedded
-    sims = a._similarity("تحدث سوليفان مع أوشاكوف", [*sentences, other])
+    sims = a.checks.similarity("تحدث سوليفان مع أوشاكوف", [*sentences, other])
     assert fake_embedder.embedded == before + 1  # only the sentence the index does not hold is embedded
     fresh = fake_embedder.embed_documents([*sentences, other]) @ fake_embedder.embed_query("تحدث سوليفان مع أوشاكوف")
     assert np.allclose(sims, fresh)
-    assert a._similarity("أي شيء", []).shape == (0,)
+    assert a.checks.similarity("أي شيء", []).shape == (0,)

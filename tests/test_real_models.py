@@ -103,7 +103,7 @@ def test_embedding_model_reads_transcribed_phrases_and_turns_away_verbs(real_ass
 
     s = real_assistant.settings
     text = "وقالت صحيفة نيويورك تايمز إن المحادثات جرت. وفي عام 1980 أسس ترامب شركة عقارية في نيويورك."
-    g = names.glossary(text, [], real_assistant._name_similarity, s.name_similarity, s.phrase_similarity)
+    g = names.glossary(text, [], real_assistant.english.name_similarity, s.name_similarity, s.phrase_similarity)
     assert g.get("نيويورك تايمز") == "New York Times", g
     assert g.get("ترامب") == "Trump" and not any("أسس" in arabic for arabic in g), g
 

@@ -64,9 +64,10 @@ def test_real_models_answer_the_second_corpus_from_the_right_article(tmp_path, r
     top = [q["doc"] == _doc(retriever.search(q["question"], 1)[0].chunk.doc_id) for q in QUESTIONS]
     assert sum(top) >= 0.9 * len(QUESTIONS)
     a = Assistant(s, built, real_embedder, real_assistant.generator)
-    asked = QUESTIONS[::9]  # one question of each article
+    asked = QUESTIONS[::5]  # six questions, over the three articles
     answers = [a.ask(q["question"]) for q in asked]
     for q, answer in zip(asked, answers, strict=True):
         assert answer.language == "ar"
         assert answer.refused or {_doc(c.doc_id) for c in answer.citations} <= {q["doc"]}  # never cites another article
-    assert sum(not x.refused and answer_correct(x.answer, [q["answers"]], "ar") for q, x in zip(asked, answers, strict=True)) >= 2
+    assert sum(not x.refused for x in answers) >= 4  # every question is answerable
+    assert sum(not x.refused and answer_correct(x.answer, [q["answers"]], "ar") for q, x in zip(asked, answers, strict=True)) >= 2  # a gold span

@@ -317,9 +317,9 @@ def test_a_server_that_loads_its_assistant_warms_it_up_without_waiting_for_it(se
             threading.Event().wait(0.05)
         assert not httpx.get(f"{url}/api/health").json()["generator"]["warming_up"]
         for _ in range(100):  # then it embeds what English questions embed: clauses and names
-            if assistant._text_vectors:
+            if assistant.english.vectors:
                 break
             threading.Event().wait(0.05)
-        assert assistant._text_vectors
+        assert assistant.english.vectors
     assert [m[0]["role"] for m in generator.calls] == ["system", "system"]
     assert released == [True, True]  # the warm-up waited for the server to answer, not the other way round
