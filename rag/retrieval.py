@@ -125,17 +125,16 @@ class Retriever:
         below the best one is left out: it is seldom the answer, and every
         sentence in the prompt costs time and can mislead the model.
         """
-        scored: list[tuple[float, float, int, int]] = []  # (rank, similarity, hit position, sentence index)
+        scored: list[tuple[float, int, int]] = []  # (similarity, hit position, sentence index)
         for position, hit in enumerate(hits):
             rows = self.index.sentence_rows(hit.row)
             sims = self.index.sentence_vectors[rows.start : rows.stop] @ query_vector
-            for i, s in enumerate(sims):
-                scored.append((float(s), float(s), position, i))
+            scored.extend((float(s), position, i) for i, s in enumerate(sims))
         scored.sort(key=lambda item: -item[0])
-        chosen: dict[int, list[tuple[float, float, int]]] = {}
+        chosen: dict[int, list[tuple[float, int]]] = {}
         seen: set[str] = set()
-        for rank, score, position, i in scored:
-            if margin is not None and rank < scored[0][0] - margin:
+        for score, position, i in scored:
+            if margin is not None and score < scored[0][0] - margin:
                 break
             chunk = hits[position].chunk
             start, end = chunk.sentences[i]
@@ -143,12 +142,12 @@ class Retriever:
             if key in seen:
                 continue
             seen.add(key)
-            chosen.setdefault(position, []).append((rank, score, i))
+            chosen.setdefault(position, []).append((score, i))
             if len(seen) == sentences:
                 break
-        ordered = sorted(chosen.items(), key=lambda item: -max(r for r, _, _ in item[1]))
+        ordered = sorted(chosen.items(), key=lambda item: -max(s for s, _ in item[1]))
         return [
-            Passage(n, hits[position].chunk, tuple(sorted(i for _, _, i in picks)), max(s for _, s, _ in picks))
+            Passage(n, hits[position].chunk, tuple(sorted(i for _, i in picks)), max(s for s, _ in picks))
             for n, (position, picks) in enumerate(ordered, 1)
         ]
 
