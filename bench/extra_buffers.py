@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from rag import hostcheck, models  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
-BEGIN, END = "<!-- extra-buffers: bench/extra_buffers.py -->", "<!-- /extra-buffers -->"
 PROMPT_TOKENS = 500
 
 
@@ -70,6 +69,7 @@ def main() -> None:
         child(args.child, bool(args.extra), args.threads, args.repeats)
         return
     from run import machine
+    from sections import update
 
     settings = Settings.load()
     path = models.ensure(settings, settings.generator_model) / models.spec(settings.generator_model).main_file
@@ -83,7 +83,6 @@ def main() -> None:
 
     ratio = f"{on['prompt_tps'] / off['prompt_tps']:.2f}" if "failed" not in on and "failed" not in off else "–"
     section = [
-        BEGIN,
         "## llama.cpp extra buffers (AMX, CPU repack) on this host",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; {settings.generator_model}, {settings.n_threads} threads; "
@@ -96,15 +95,9 @@ def main() -> None:
         f"| on / off | {ratio} | |",
         "",
         f"The host self-check chose: {verdict.line()}.",
-        END,
     ]
     print("\n".join(section))
-    old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + "\n".join(section) + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
-    args.out.write_text(new, encoding="utf-8")
+    update(args.out, "extra-buffers", "bench/extra_buffers.py", section)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ mostly cancels out of. Prints the figures and writes bench/results.md.
    warm-up the server runs as it starts versus without
 3. retrieval latency versus raw encode_query + FAISS search
 4. indexing throughput versus raw encode_document of the same texts
-5. search latency at 100k synthetic chunks versus 1k; memory per chunk
+5. (search at scale: bench/scale.py)
 6. peak RSS with both default models loaded versus their file sizes
 7. median prompt tokens over the eval questions
 8. preparing an English question (evidence, name spellings, focus sentence)
@@ -40,6 +40,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from rag import hostcheck, models  # noqa: E402
 from rag import index as index_mod  # noqa: E402
@@ -240,40 +241,6 @@ def bench_indexing(settings: Settings, assistant: Assistant) -> dict:
     return {"texts": len(texts), "articles": report.documents, "ours_s": ours, "raw_s": raw, "ratio": (len(texts) / ours) / (len(texts) / raw)}
 
 
-# 5 -----------------------------------------------------------------------------
-
-
-def bench_scale(dim: int, quick: bool) -> dict:
-    import faiss
-
-    rng = np.random.default_rng(0)
-    out = {}
-    for n in (1_000, 100_000):
-        vectors = rng.standard_normal((n, dim), dtype=np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        t = time.perf_counter()
-        idx = index_mod._faiss_index(vectors)
-        build_s = time.perf_counter() - t
-        queries = vectors[rng.choice(n, 50 if quick else 200, replace=False)] + 0.05 * rng.standard_normal((50 if quick else 200, dim), dtype=np.float32)
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        times = []
-        hits = 0
-        exact = faiss.IndexFlatIP(dim)
-        exact.add(vectors)
-        for i, q in enumerate(queries):
-            q = np.ascontiguousarray(q.reshape(1, -1))
-            t = time.perf_counter()
-            _, rows = idx.search(q, 5)
-            times.append(time.perf_counter() - t)
-            if i < 50:
-                _, truth = exact.search(q, 5)
-                hits += len(set(rows[0]) & set(truth[0]))
-        size = len(faiss.serialize_index(idx))
-        out[n] = {"kind": type(idx).__name__, "search_ms": statistics.median(times) * 1000, "bytes_per_chunk": size / n, "build_s": build_s, "recall5": hits / (5 * min(50, len(queries)))}
-    out["ratio"] = out[100_000]["search_ms"] / out[1_000]["search_ms"]
-    return out
-
-
 # 6 -----------------------------------------------------------------------------
 
 
@@ -369,8 +336,6 @@ def main() -> None:
     retrieval = bench_retrieval(assistant, args.quick)
     print("4. indexing…", flush=True)
     indexing = bench_indexing(settings, assistant)
-    print("5. scale…", flush=True)
-    scale = bench_scale(embedder.dimension, args.quick)
     print("1–2. generation…", flush=True)
     generation = bench_generation(settings, assistant, args.quick)
     print("6. memory…", flush=True)
@@ -395,8 +360,6 @@ def main() -> None:
         f"| 2d | first question after start (one per language): the server's warm-up done vs not (first token) | {statistics.median(w for w, _ in g['firsts']):.2f} s | {statistics.median(c for _, c in g['firsts']):.2f} s | {g['warm_gain']:.0%} faster | reported |",
         f"| 3 | retrieval latency per question | {retrieval['ours_ms']:.1f} ms | {retrieval['raw_ms']:.1f} ms (encode_query + FAISS search) | {retrieval['ratio']:.2f} | ≤ 1.2 |",
         f"| 4 | indexing throughput ({indexing['texts']} texts of {indexing['articles']} articles) | {indexing['texts'] / indexing['ours_s']:.1f} texts/s | {indexing['texts'] / indexing['raw_s']:.1f} texts/s (encode_document) | {indexing['ratio']:.2f} | ≥ 0.9 |",
-        f"| 5 | search latency, 100k chunks vs 1k ({scale[100_000]['kind']} vs {scale[1_000]['kind']}) | {scale[100_000]['search_ms']:.3f} ms | {scale[1_000]['search_ms']:.3f} ms | {scale['ratio']:.2f} | ≤ 2 |",
-        f"| 5′ | vector index memory per chunk at 100k | {scale[100_000]['bytes_per_chunk']:.0f} B | | | reported |",
         f"| 6 | peak RSS, both models loaded, one answer | {memory['peak_rss'] / 2**30:.2f} GiB | {memory['model_bytes'] / 2**30:.2f} GiB (model files) | {memory['ratio']:.2f} | reported |",
         f"| 7 | median prompt tokens over {prompts['questions']} eval questions (p90 {prompts['p90']:.0f}, max {prompts['max']}) | {prompts['median']:.0f} | | | ≤ 700 |",
         f"| 8 | preparing an English question, in a session vs each on its own (median of {preparation['questions']}) | {preparation['session'] * 1000:.0f} ms | {preparation['alone'] * 1000:.0f} ms | {preparation['ratio']:.2f} | reported |",
@@ -415,15 +378,10 @@ def main() -> None:
     for q1, q2, a, b in g["sessions"]:
         declined = " (the model declined)" if b["refused"] else ""
         lines.append(f"| {q1} | {q2}{declined} | {a['ttft']:.2f} s | {b['ttft']:.2f} s | {a['prompt']} / {b['prompt']} |")
-    lines += ["", f"Search at scale (synthetic unit vectors, dimension {embedder.dimension}; recall@5 against exact search):", "",
-              "| chunks | index | build | search (median) | recall@5 | bytes per chunk |", "|---|---|---|---|---|---|"]
-    for n in (1_000, 100_000):
-        r = scale[n]
-        lines.append(f"| {n:,} | {r['kind']} | {r['build_s']:.1f} s | {r['search_ms']:.3f} ms | {r['recall5']:.2f} | {r['bytes_per_chunk']:.0f} |")
-    lines.append("")
-    text = "\n".join(lines)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    from sections import update
+
+    update(args.out, "main", "bench/run.py", lines)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -302,7 +302,7 @@ def load_assistant(settings: Settings, generator: Generator | None = None) -> As
     from .generation import load_generator
 
     threading.Thread(target=names.warm, name="names-warm", daemon=True).start()
-    index = index_mod.load(settings.index_dir)
+    index = index_mod.open_index(settings)
     embedder = load_embedder(settings, index.manifest["embedding_model"])
     index_mod.check_model(index, embedder)
     return Assistant(settings, index, embedder, generator or load_generator(settings))

@@ -48,13 +48,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     embedder = load_embedder(settings)
-    report = index.build(
-        settings.corpus_dir, settings.index_dir, embedder, settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap,
-        progress=True, log=lambda m: print(m, file=sys.stderr),
-    )
+    report = index.build_index(settings, embedder, progress=True, log=lambda m: print(m, file=sys.stderr))
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
-    print(f"indexed {report.documents} articles, {report.chunks} chunks ({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f}s -> {report.path}")
+    print(f"indexed {report.documents} articles, {report.chunks} chunks ({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f}s -> {report.location}")
     return 0
 
 
@@ -64,7 +61,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .retrieval import Retriever
 
     settings = _settings(args)
-    ix = index.load(settings.index_dir)
+    ix = index.open_index(settings)
     embedder = load_embedder(settings, ix.manifest["embedding_model"])
     index.check_model(ix, embedder)
     hits = Retriever(ix, embedder, args.mode or settings.retrieval_mode).search(args.query, args.k)
@@ -147,6 +144,10 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
     def shown(name: str) -> Any:
         value = getattr(settings, name)
+        if name == "database_url" and value:
+            from .pgindex import redact
+
+            return redact(value)
         return "(set)" if name in ("openai_api_key", "api_tokens") and value else str(value) if isinstance(value, Path) else value
 
     if args.json:

@@ -27,8 +27,18 @@ class FetchFailed(ModelError):
     """No source could provide a model."""
 
 
+class Unavailable(RagError):
+    """A shared service (the index database, the generator server) cannot be reached or timed out; the request may be retried."""
+
+    retry_after = 5.0
+
+
 class IndexError_(RagError):
     """The index is missing, damaged or built with another model."""
+
+
+class IndexUnavailable(IndexError_, Unavailable):
+    """The index database cannot be reached or timed out."""
 
 
 class IndexMissing(IndexError_):
@@ -55,7 +65,11 @@ class GenerationError(RagError):
     """The generator failed or timed out."""
 
 
-class Busy(RagError):
+class GeneratorUnavailable(GenerationError, Unavailable):
+    """The generator server cannot be reached, timed out or went away mid-answer."""
+
+
+class Busy(Unavailable):
     """Too many questions are waiting; try again shortly."""
 
     def __init__(self, message: str, retry_after: float = 5.0) -> None:

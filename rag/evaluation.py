@@ -207,7 +207,7 @@ def run(settings: Settings, questions: list[Question], retrieval_only: bool, pro
     from .embedding import load_embedder
     from .retrieval import Retriever
 
-    ix = index_mod.load(settings.index_dir)
+    ix = index_mod.open_index(settings)
     embedder = embedder or load_embedder(settings, ix.manifest["embedding_model"])
     index_mod.check_model(ix, embedder)
     results: list[dict[str, Any]] = [{"id": q.id, "language": q.language, "category": q.category, "question": q.question, "answerable": q.answerable} for q in questions]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from . import hostcheck, models
-from .errors import GenerationError
+from .errors import GenerationError, GeneratorUnavailable
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -237,28 +237,43 @@ class Slots:
 class OpenAIGenerator:
     """Generation on OpenAI-compatible servers (llama.cpp server, vLLM).
 
-    Several base URLs may be given: each serves one question at a time, so
-    that many questions run at once, each on the first free server.
+    Several base URLs may be given, each serving `parallel` questions at once
+    (llama-server's --parallel slots): that many questions run at once, each
+    on the first server with a free slot.
     """
 
     def __init__(self, base_urls: list[str], model: str, api_key: str = "", timeout: float = 120.0, n_ctx: int = 4096, temperature: float = 0.0, seed: int = 0,
-                 continues: bool = False) -> None:
+                 continues: bool = False, parallel: int = 1) -> None:
         import httpx
 
         if not base_urls:
             raise GenerationError("No generator server URL given")
         self.name = f"{model} @ {', '.join(base_urls)}"
         self.n_ctx = n_ctx
-        self.lock = Slots(len(base_urls))
+        self.lock = Slots(len(base_urls) * parallel)
         self._model = model
+        self._urls = [url.rstrip("/") for url in base_urls]
         self._free: queue.SimpleQueue[str] = queue.SimpleQueue()
-        for url in base_urls:
-            self._free.put(url.rstrip("/") + "/chat/completions")
+        for _ in range(parallel):
+            for url in base_urls:
+                self._free.put(url.rstrip("/") + "/chat/completions")
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=timeout)
         self._temperature = temperature
         self._seed = seed
         self._continues = continues
+
+    def ping(self) -> None:
+        """Raise GeneratorUnavailable unless every server answers its model list (health checks)."""
+        import httpx
+
+        for url in dict.fromkeys(self._urls):
+            try:
+                response = self._client.get(url + "/models", headers=self._headers, timeout=5.0)
+            except httpx.HTTPError as exc:
+                raise GeneratorUnavailable(f"Generator server {url} unreachable: {type(exc).__name__}") from None
+            if response.status_code != 200:
+                raise GeneratorUnavailable(f"Generator server {url} answered {response.status_code}")
 
     def count_tokens(self, text: str) -> int:
         """An upper estimate (the server owns the tokenizer): Arabic runs about 2 characters a token."""
@@ -300,7 +315,8 @@ class OpenAIGenerator:
             with self._client.stream("POST", url, json=body, headers=self._headers) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise GenerationError(f"Generator server answered {response.status_code}: {response.text[:200]}")
+                    kind = GeneratorUnavailable if response.status_code in (429, 502, 503, 504) else GenerationError
+                    raise kind(f"Generator server answered {response.status_code}: {response.text[:200]}")
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -316,7 +332,7 @@ class OpenAIGenerator:
                             pieces += 1
                             yield text
         except httpx.HTTPError as exc:
-            raise GenerationError(f"Generator server {url} unreachable or failed: {type(exc).__name__}") from None
+            raise GeneratorUnavailable(f"Generator server {url} unreachable or failed: {type(exc).__name__}; try again") from None
         except json.JSONDecodeError:
             raise GenerationError(f"Generator server {url} sent a malformed event") from None
         yield usage if usage.completion_tokens else Usage(usage.prompt_tokens, pieces)
@@ -358,7 +374,7 @@ def load_generator(settings: Settings, name: str | None = None) -> Generator:
         if not settings.openai_base_url:
             raise GenerationError("generator_backend=openai needs openai_base_url")
         return OpenAIGenerator(Settings.split(settings.openai_base_url), settings.openai_model, settings.openai_api_key, settings.openai_timeout,
-                               settings.n_ctx, settings.temperature, settings.seed, settings.openai_continues)
+                               settings.n_ctx, settings.temperature, settings.seed, settings.openai_continues, settings.openai_parallel)
     name = name or settings.generator_model
     spec = models.spec(name)
     if spec.role != "generator":

@@ -1,5 +1,11 @@
-"""The on-disk index: chunks, their vectors, and sentence vectors for
-evidence selection, described by a manifest.
+"""The index: chunks, their vectors, and sentence vectors for evidence
+selection, described by a manifest.
+
+`Index` is what retrieval and the answer checks use; two stores provide it,
+chosen by `index_backend`: the FAISS folder here (the default, one process)
+and PostgreSQL with pgvector (rag/pgindex.py, shared by replicas). Both
+share the build's first half (`embed_corpus`: read, chunk, embed what is new
+by content hash) and its manifest (`manifest_for`).
 
 Layout of `index_dir`:
     CURRENT                  name of the live build folder (switched with os.replace)
@@ -19,35 +25,87 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import platform
 import secrets
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
 
 from .chunking import Chunk, chunk_document
-from .documents import Skipped, load_corpus
+from .documents import Document, Skipped, load_corpus
 from .embedding import Embedder
 from .errors import IndexCorrupt, IndexMissing, IndexModelMismatch
+from .settings import Settings
 
 FORMAT = "rag-index"
 FORMAT_VERSION = 1
-FLAT_LIMIT = 50_000  # above this many chunks, an HNSW graph replaces exact search
+# Above this many chunks, an inverted-file index (IVF) replaces exact search: bench/scale.py measured
+# exact search past ~40k chunks above a tenth of the time to embed a question, and IVF (nprobe 32)
+# at recall@5 ≥ 0.95 in under a tenth up to 1M chunks, where an HNSW graph lost recall.
+FLAT_LIMIT = 40_000
+IVF_NPROBE = 32
 _DATA_FILES = ("chunks.jsonl", "chunks.faiss", "sentences.npy")
 
 
+class Index(Protocol):
+    """What retrieval and the answer checks need of an index, whichever store holds it."""
+
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+
+    @property
+    def location(self) -> str:
+        """Where the live build is (a folder, or a database and build number), for messages."""
+        ...
+
+    @property
+    def doc_count(self) -> int:
+        """Articles in the index."""
+        ...
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Row numbers and cosine scores of the k nearest chunks, best first."""
+        ...
+
+    def sentence_vectors_of(self, rows: Sequence[int]) -> list[np.ndarray]:
+        """For each chunk row, the vectors of its sentences (one row per sentence, in order)."""
+        ...
+
+    def sentence_vector(self, text: str) -> np.ndarray | None:
+        """The stored vector of a sentence of the corpus, or None for any other text."""
+        ...
+
+    def ping(self) -> None:
+        """Raise IndexUnavailable when the store cannot answer now (health checks)."""
+        ...
+
+
+def candidates(k: int, total: int) -> int:
+    """How many nearest chunks a store fetches to return k: a few more, so that `best` can order ties."""
+    return min(total, k + 8)
+
+
+def best(found: Iterable[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+    """The k best (row, score) pairs: by score, ties (equal to 5 decimals) by row.
+
+    Stores compute the same cosine in different arithmetic and break exact
+    ties their own way; this order makes both return the same ranking."""
+    return sorted(found, key=lambda pair: (-round(pair[1], 5), pair[0]))[:k]
+
+
 @dataclass
-class Index:
-    """A loaded index: chunks, their FAISS index and sentence vectors."""
+class FaissIndex:
+    """A loaded index folder: chunks, their FAISS index and sentence vectors."""
 
     path: Path
     manifest: dict[str, Any]
@@ -56,17 +114,22 @@ class Index:
     sentence_vectors: np.ndarray
     sentence_offsets: np.ndarray  # sentence rows of chunk i: offsets[i]..offsets[i+1]
 
+    @property
+    def location(self) -> str:
+        """The build folder."""
+        return str(self.path)
+
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Row numbers and cosine scores of the k nearest chunks."""
         k = min(k, len(self.chunks))
         if k <= 0:
             return []
-        scores, rows = self.faiss_index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+        scores, rows = self.faiss_index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), candidates(k, len(self.chunks)))
+        return best(((int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0), k)
 
-    def sentence_rows(self, chunk_row: int) -> range:
-        """Rows of sentence_vectors that belong to a chunk."""
-        return range(int(self.sentence_offsets[chunk_row]), int(self.sentence_offsets[chunk_row + 1]))
+    def sentence_vectors_of(self, rows: Sequence[int]) -> list[np.ndarray]:
+        """For each chunk row, the vectors of its sentences."""
+        return [self.sentence_vectors[int(self.sentence_offsets[r]) : int(self.sentence_offsets[r + 1])] for r in rows]
 
     @functools.cached_property
     def _sentence_row(self) -> dict[str, int]:
@@ -82,12 +145,15 @@ class Index:
         """Articles in the index."""
         return len({c.doc_id for c in self.chunks})
 
+    def ping(self) -> None:
+        """Nothing to check: the index is in memory."""
+
 
 @dataclass(frozen=True)
 class BuildReport:
     """What a build did."""
 
-    path: Path
+    location: str  # the build folder, or the database and build number
     documents: int
     chunks: int
     embedded: int  # texts embedded now (the rest came from the previous build)
@@ -95,13 +161,84 @@ class BuildReport:
     skipped: list[Skipped]
     seconds: float
 
+    @property
+    def path(self) -> Path:
+        """The build folder (FAISS store)."""
+        return Path(self.location)
+
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _text_key(text: str) -> str:
+def text_key(text: str) -> str:
+    """The key a text's vector is kept under between builds."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Embedded:
+    """A corpus chunked and embedded, ready for a store to write: the part of a build every store shares."""
+
+    documents: list[Document]
+    skipped: list[Skipped]
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_texts: list[str]
+    sentence_vectors: np.ndarray
+    offsets: np.ndarray  # sentence rows of chunk i: offsets[i]..offsets[i+1]
+    embedded: int  # texts embedded now
+    reused: int  # texts whose vectors came from the previous build
+
+
+def embed_corpus(
+    corpus_dir: Path,
+    embedder: Embedder,
+    chunk_tokens: int,
+    chunk_overlap: int,
+    previous: dict[str, np.ndarray],
+    progress: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+) -> Embedded:
+    """Read, chunk and embed a corpus; texts whose hash is in `previous` reuse that vector."""
+    docs, skipped = load_corpus(corpus_dir)
+    chunks = [c for d in docs for c in chunk_document(d, embedder.count_tokens, chunk_tokens, chunk_overlap)]
+    cache = dict(previous)
+    sentence_texts = [s for c in chunks for s in c.sentence_texts()]
+    wanted = [c.text for c in chunks] + sentence_texts
+    missing = list(dict.fromkeys(t for t in wanted if text_key(t) not in cache))
+    log(f"{len(docs)} articles, {len(chunks)} chunks, {len(sentence_texts)} sentences; embedding {len(missing)} new texts")
+    if missing:
+        for text, vector in zip(missing, embedder.embed_documents(missing, progress=progress), strict=True):
+            cache[text_key(text)] = vector
+    return Embedded(
+        docs, skipped, chunks,
+        np.stack([cache[text_key(c.text)] for c in chunks]).astype(np.float32),
+        sentence_texts,
+        np.stack([cache[text_key(t)] for t in sentence_texts]).astype(np.float32),
+        np.cumsum([0] + [len(c.sentences) for c in chunks]),
+        len(missing), len(set(map(text_key, wanted))) - len(missing),
+    )
+
+
+def manifest_for(built: Embedded, embedder: Embedder, embedding_name: str, chunk_tokens: int, chunk_overlap: int, seconds: float, **store: Any) -> dict[str, Any]:
+    """The manifest of a build: format, embedding model, chunker, counts and documents, plus what the store adds."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "embedding_model": embedding_name,
+        "embedding_model_id": embedder.model_id,
+        "embedding_files": embedder.fingerprint(),
+        "dimension": int(built.chunk_vectors.shape[1]),
+        "chunker": {"target_tokens": chunk_tokens, "overlap_sentences": chunk_overlap},
+        "counts": {"documents": len(built.documents), "chunks": len(built.chunks), "sentences": len(built.sentence_texts), "skipped": len(built.skipped)},
+        "documents": [{"doc_id": d.doc_id, "title": d.title, "date": d.date} for d in built.documents],
+        "skipped": [asdict(s) for s in built.skipped],
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(seconds, 2),
+        "versions": {"python": platform.python_version(), **{p: _version(p) for p in ("faiss-cpu", "sentence-transformers", "torch", "numpy")}},
+        **store,
+    }
 
 
 def build(
@@ -114,48 +251,23 @@ def build(
     progress: bool = False,
     log: Callable[[str], None] = lambda _: None,
 ) -> BuildReport:
-    """Build the index of a corpus and switch it in atomically; reuses unchanged vectors."""
+    """Build the index folder of a corpus and switch it in atomically; reuses unchanged vectors."""
     started = time.time()
-    docs, skipped = load_corpus(corpus_dir)
-    chunks = [c for d in docs for c in chunk_document(d, embedder.count_tokens, chunk_tokens, chunk_overlap)]
-    cache = _previous_vectors(index_dir, embedder)
-    sentence_texts = [s for c in chunks for s in c.sentence_texts()]
-    wanted = [c.text for c in chunks] + sentence_texts
-    missing = list(dict.fromkeys(t for t in wanted if _text_key(t) not in cache))
-    log(f"{len(docs)} articles, {len(chunks)} chunks, {len(sentence_texts)} sentences; embedding {len(missing)} new texts")
-    if missing:
-        for text, vector in zip(missing, embedder.embed_documents(missing, progress=progress), strict=True):
-            cache[_text_key(text)] = vector
-    chunk_vectors = np.stack([cache[_text_key(c.text)] for c in chunks]).astype(np.float32)
-    sentence_vectors = np.stack([cache[_text_key(t)] for t in sentence_texts]).astype(np.float32)
-    offsets = np.cumsum([0] + [len(c.sentences) for c in chunks])
-
+    built = embed_corpus(corpus_dir, embedder, chunk_tokens, chunk_overlap, _previous_vectors(index_dir, embedder), progress, log)
     index_dir.mkdir(parents=True, exist_ok=True)
     folder = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     folder.mkdir()
     with open(folder / "chunks.jsonl", "w", encoding="utf-8") as f:
-        for c in chunks:
+        for c in built.chunks:
             f.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
-    faiss.write_index(_faiss_index(chunk_vectors), str(folder / "chunks.faiss"))
-    np.save(folder / "sentences.npy", sentence_vectors)
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "embedding_model": embedding_name,
-        "embedding_model_id": embedder.model_id,
-        "embedding_files": embedder.fingerprint(),
-        "dimension": int(chunk_vectors.shape[1]),
-        "faiss_index": "flat" if len(chunks) <= FLAT_LIMIT else "hnsw",
-        "chunker": {"target_tokens": chunk_tokens, "overlap_sentences": chunk_overlap},
-        "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentence_texts), "skipped": len(skipped)},
-        "documents": [{"doc_id": d.doc_id, "title": d.title, "date": d.date} for d in docs],
-        "skipped": [asdict(s) for s in skipped],
-        "sentence_offsets": offsets.tolist(),
-        "files": {name: _sha256(folder / name) for name in _DATA_FILES},
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "build_seconds": round(time.time() - started, 2),
-        "versions": {"python": platform.python_version(), **{p: _version(p) for p in ("faiss-cpu", "sentence-transformers", "torch", "numpy")}},
-    }
+    faiss.write_index(_faiss_index(built.chunk_vectors), str(folder / "chunks.faiss"))
+    np.save(folder / "sentences.npy", built.sentence_vectors)
+    manifest = manifest_for(
+        built, embedder, embedding_name, chunk_tokens, chunk_overlap, time.time() - started,
+        faiss_index="flat" if len(built.chunks) <= FLAT_LIMIT else "ivf",
+        sentence_offsets=built.offsets.tolist(),
+        files={name: _sha256(folder / name) for name in _DATA_FILES},
+    )
     for name in _DATA_FILES:
         _fsync(folder / name)
     _write_atomic(folder / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
@@ -164,17 +276,40 @@ def build(
     _write_atomic(index_dir / "CURRENT", folder.name + "\n")
     _fsync_dir(index_dir)
     _remove_old_builds(index_dir, keep={folder.name, previous or ""})
-    return BuildReport(folder, len(docs), len(chunks), len(missing), len(set(map(_text_key, wanted))) - len(missing), skipped, time.time() - started)
+    return BuildReport(str(folder), len(built.documents), len(built.chunks), built.embedded, built.reused, built.skipped, time.time() - started)
+
+
+def build_index(settings: Settings, embedder: Embedder, progress: bool = False, log: Callable[[str], None] = lambda _: None) -> BuildReport:
+    """Build the index the settings name (`index_backend`) from `corpus_dir`."""
+    if settings.index_backend == "pgvector":
+        from . import pgindex
+
+        return pgindex.build(settings, embedder, progress=progress, log=log)
+    return build(settings.corpus_dir, settings.index_dir, embedder, settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap, progress=progress, log=log)
+
+
+def open_index(settings: Settings) -> Index:
+    """The live index the settings name (`index_backend`); raises IndexMissing/IndexCorrupt, or IndexUnavailable for a database that is down."""
+    if settings.index_backend == "pgvector":
+        from . import pgindex
+
+        return pgindex.load(settings)
+    return load(settings.index_dir)
 
 
 def _faiss_index(vectors: np.ndarray) -> Any:
-    dim = vectors.shape[1]
+    """Exact inner-product search up to FLAT_LIMIT chunks; above, IVF with about 4·√n lists (a power of two),
+    trained on up to 40 vectors a list, IVF_NPROBE lists searched."""
+    n, dim = vectors.shape
     index: Any
-    if len(vectors) <= FLAT_LIMIT:
+    if n <= FLAT_LIMIT:
         index = faiss.IndexFlatIP(dim)
     else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 64
+        nlist = 2 ** round(math.log2(4 * math.sqrt(n)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)
+        index.train(vectors[np.sort(sample)])
+        index.nprobe = IVF_NPROBE
     index.add(vectors)
     return index
 
@@ -194,12 +329,13 @@ def _previous_vectors(index_dir: Path, embedder: Embedder) -> dict[str, np.ndarr
     except (IndexMissing, IndexCorrupt, IndexModelMismatch):
         return {}
     cache: dict[str, np.ndarray] = {}
-    vectors = old.faiss_index.reconstruct_n(0, old.faiss_index.ntotal) if old.manifest["faiss_index"] == "flat" else None
+    if old.manifest["faiss_index"] == "ivf":
+        old.faiss_index.make_direct_map()
+    vectors = old.faiss_index.reconstruct_n(0, old.faiss_index.ntotal)
     for row, chunk in enumerate(old.chunks):
-        if vectors is not None:
-            cache[_text_key(chunk.text)] = vectors[row]
-        for sentence, srow in zip(chunk.sentence_texts(), old.sentence_rows(row), strict=True):
-            cache[_text_key(sentence)] = old.sentence_vectors[srow]
+        cache[text_key(chunk.text)] = vectors[row]
+        for sentence, vector in zip(chunk.sentence_texts(), old.sentence_vectors_of([row])[0], strict=True):
+            cache[text_key(sentence)] = vector
     return cache
 
 
@@ -216,7 +352,7 @@ def _remove_old_builds(index_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def load(index_dir: Path) -> Index:
+def load(index_dir: Path) -> FaissIndex:
     """The live index, checked against its manifest; raises IndexMissing/IndexCorrupt."""
     name = _current_name(index_dir)
     if name is None:
@@ -236,7 +372,7 @@ def load(index_dir: Path) -> Index:
             raise IndexCorrupt(f"Index file {path} is missing or damaged (SHA-256 mismatch); rebuild with: rag index")
     try:
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            chunks = [_chunk(json.loads(line)) for line in f]
+            chunks = [chunk_from(json.loads(line)) for line in f]
         faiss_index = faiss.read_index(str(folder / "chunks.faiss"))
         sentence_vectors = np.load(folder / "sentences.npy")
     except Exception as exc:  # any parse failure of a file whose hash matched is a bug or a bad build
@@ -244,19 +380,26 @@ def load(index_dir: Path) -> Index:
     offsets = np.asarray(manifest["sentence_offsets"], dtype=np.int64)
     if faiss_index.ntotal != len(chunks) or len(offsets) != len(chunks) + 1 or offsets[-1] != len(sentence_vectors):
         raise IndexCorrupt(f"Index in {folder} is inconsistent (counts differ); rebuild with: rag index")
-    return Index(folder, manifest, chunks, faiss_index, sentence_vectors, offsets)
+    return FaissIndex(folder, manifest, chunks, faiss_index, sentence_vectors, offsets)
+
+
+def same_model(manifest: dict[str, Any], embedder: Embedder) -> bool:
+    """Whether a build's vectors came from this embedding model (name, weight files and dimension)."""
+    m = manifest
+    return m.get("embedding_model_id") == embedder.model_id and m.get("embedding_files") == embedder.fingerprint() and m.get("dimension") == embedder.dimension
 
 
 def check_model(index: Index, embedder: Embedder) -> None:
     """Raise IndexModelMismatch when index vectors came from another model."""
     m = index.manifest
-    if m.get("embedding_model_id") != embedder.model_id or m.get("embedding_files") != embedder.fingerprint() or m.get("dimension") != embedder.dimension:
+    if not same_model(m, embedder):
         raise IndexModelMismatch(
             f"The index was built with {m.get('embedding_model_id')} ({m.get('dimension')}-d), not {embedder.model_id} ({embedder.dimension}-d); rebuild with: rag index"
         )
 
 
-def _chunk(data: dict[str, Any]) -> Chunk:
+def chunk_from(data: dict[str, Any]) -> Chunk:
+    """A chunk from its JSON form (as both stores keep it)."""
     data["sentences"] = tuple(tuple(s) for s in data["sentences"])
     return Chunk(**data)
 

@@ -126,9 +126,8 @@ class Retriever:
         sentence in the prompt costs time and can mislead the model.
         """
         scored: list[tuple[float, int, int]] = []  # (similarity, hit position, sentence index)
-        for position, hit in enumerate(hits):
-            rows = self.index.sentence_rows(hit.row)
-            sims = self.index.sentence_vectors[rows.start : rows.stop] @ query_vector
+        for position, vectors in enumerate(self.index.sentence_vectors_of([hit.row for hit in hits])):
+            sims = vectors @ query_vector
             scored.extend((float(s), position, i) for i, s in enumerate(sims))
         scored.sort(key=lambda item: -item[0])
         chosen: dict[int, list[tuple[float, int]]] = {}

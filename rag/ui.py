@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .answering import Answer, Assistant, Reading, Token, load_assistant
@@ -169,11 +169,14 @@ def status_line(assistant: Assistant | None, problem: str | None) -> str:
             f"embedding {m['embedding_model']} · generator {assistant.generator.name}")
 
 
-def build(settings: Settings, assistant: Assistant | None = None, problem: str | None = None) -> Any:
-    """The Gradio Blocks app (an error page when the models or index are missing)."""
+def build(settings: Settings, assistant: Assistant | None = None, problem: str | None = None,
+          current: Callable[[], tuple[Assistant | None, str | None]] | None = None) -> Any:
+    """The Gradio Blocks app (an error page when the models or index are missing); with `current`,
+    the assistant is asked for at each question and page load (the server loads it again once a
+    shared service that was down is up)."""
     import gradio as gr
 
-    if assistant is None and problem is None:
+    if assistant is None and problem is None and current is None:
         try:
             assistant = load_assistant(settings)
         except RagError as exc:
@@ -190,17 +193,21 @@ def build(settings: Settings, assistant: Assistant | None = None, problem: str |
             gr.Examples(EXAMPLES, inputs=box, label="Examples · أمثلة")
             new = gr.Button("New chat · محادثة جديدة", scale=0, elem_id="new-chat")
 
-        def ask(question: str, current: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]], str]]:
-            if assistant is None:
-                turn = {"question": question, "error": problem}
-                yield render([*current, turn]), [*current, turn], ""
+        def now() -> tuple[Assistant | None, str | None]:
+            return current() if current else (assistant, problem)
+
+        def ask(question: str, turns_so_far: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]], str]]:
+            serving, why = now()
+            if serving is None:
+                turn = {"question": question, "error": why}
+                yield render([*turns_so_far, turn]), [*turns_so_far, turn], ""
                 return
-            yield from respond(assistant, question, current)
+            yield from respond(serving, question, turns_so_far)
 
         for trigger in (send.click, box.submit):
             trigger(ask, [box, turns], [chat, turns, box], concurrency_limit=settings.queue_size, show_progress="hidden")
         new.click(lambda: (render([]), [], ""), None, [chat, turns, box])
-        del status
+        demo.load(lambda: status_line(*now()), None, status)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.queue_size)
     return demo
 

@@ -5,6 +5,7 @@ models, fetched and verified into the store when missing."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -178,3 +179,35 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# PostgreSQL --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL 18 server with pgvector on 127.0.0.1 for the session (tests/postgres.py); stopped and deleted after."""
+    from postgres import postgres
+    from serving import free_port
+
+    with postgres(free_port()) as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(pg_server, request: pytest.FixtureRequest) -> str:
+    """A new empty database on the session's server, for one test."""
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + "_" + os.urandom(3).hex()
+    with psycopg.connect(pg_server.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def pg_settings(settings: Settings, database_url: str) -> Settings:
+    """The fake-model settings with the index in PostgreSQL."""
+    return settings.replace(index_backend="pgvector", database_url=database_url, embedding_model="fake", chunk_tokens=60, chunk_overlap=1)

@@ -37,6 +37,40 @@ def running(app: Any, port: int | None = None) -> Iterator[str]:
         thread.join(10)
 
 
+@contextlib.contextmanager
+def app_process(env: dict[str, str], timeout: float = 180) -> Iterator[str]:
+    """Run app.py (UI and API) as a user would, on a free port of 127.0.0.1 with extra environment; yields its URL, stops it after."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    from rag.settings import REPO_ROOT
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env={**os.environ, "RAG_HOST": "127.0.0.1", "RAG_PORT": str(port), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("UI did not start: " + (proc.stdout.read() if proc.stdout else "")) from None
+                time.sleep(1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def sse_events(lines: Iterator[str]) -> list[tuple[str, Any]]:
     """(event, parsed data) pairs of a server-sent event stream."""
     import json

@@ -97,12 +97,22 @@ def test_empty_corpus_builds_nothing(settings, fake_embedder, tmp_path: Path) ->
 
 def test_large_corpus_uses_an_approximate_index(monkeypatch) -> None:
     monkeypatch.setattr(index, "FLAT_LIMIT", 100)
-    vectors = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
+    vectors = np.random.default_rng(0).normal(size=(3000, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     faiss_index = index._faiss_index(vectors)
-    assert "HNSW" in type(faiss_index).__name__
+    assert "IVF" in type(faiss_index).__name__ and faiss_index.nprobe == index.IVF_NPROBE
     _, rows = faiss_index.search(vectors[:5], 1)
     assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_an_approximate_index_is_saved_loaded_and_reused(settings, fake_embedder, monkeypatch) -> None:
+    monkeypatch.setattr(index, "FLAT_LIMIT", 10)
+    first = _build(settings, fake_embedder)
+    ix = index.load(settings.index_dir)
+    assert ix.manifest["faiss_index"] == "ivf" and ix.faiss_index.nprobe == index.IVF_NPROBE
+    row = 7
+    assert ix.search(fake_embedder.embed_documents([ix.chunks[row].text])[0], 1)[0][0] == row
+    assert _build(settings, fake_embedder).embedded == 0 < first.embedded  # its chunk vectors are reused too
 
 
 def test_manifest_records_hashes_of_data_files(settings, fake_embedder) -> None:

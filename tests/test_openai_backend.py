@@ -16,7 +16,7 @@ from serving import free_port
 
 from rag import models
 from rag.answering import Assistant
-from rag.errors import GenerationError
+from rag.errors import GeneratorUnavailable
 from rag.generation import OpenAIGenerator, Slots, Usage, load_generator
 
 pytestmark = pytest.mark.models
@@ -85,6 +85,7 @@ def test_chosen_by_settings_and_answers_through_the_assistant(llama_servers, rea
     s = real_settings.__class__(**{**real_settings.__dict__, "generator_backend": "openai", "openai_base_url": ",".join(llama_servers), "openai_model": SMALL})
     gen = load_generator(s)
     assert isinstance(gen, OpenAIGenerator) and SMALL in gen.name
+    gen.ping()  # both servers up: the health check passes
     answer = Assistant(s, real_index, real_embedder, gen).ask("مع من تحدث سوليفان؟")
     assert answer.timings.prompt_tokens > 100 and answer.passages  # the whole prompt went to the server
     assert answer.refused or answer.answer.strip()
@@ -116,10 +117,31 @@ def test_two_servers_generate_at_once(llama_servers) -> None:
     assert b0 < a1  # the second began before the first ended: one question per server
 
 
-def test_unreachable_server_is_a_clear_error() -> None:
+def test_unreachable_server_is_a_clear_retryable_error() -> None:
     gen = OpenAIGenerator([f"http://127.0.0.1:{free_port()}/v1"], "none", timeout=5)
-    with pytest.raises(GenerationError, match="unreachable"):
+    with pytest.raises(GeneratorUnavailable, match="unreachable"):
         list(gen.stream([{"role": "user", "content": "hi"}], 8))
+
+
+def test_a_server_with_parallel_slots_takes_that_many_questions() -> None:
+    gen = OpenAIGenerator([f"http://127.0.0.1:{free_port()}/v1", f"http://127.0.0.1:{free_port()}/v1"], "none", parallel=3)
+    assert all(gen.lock.acquire(timeout=0.05) for _ in range(6)) and gen.lock.locked()
+    assert not gen.lock.acquire(timeout=0.05)
+
+
+def test_the_api_answers_503_when_the_model_server_is_down(settings, fake_index, fake_embedder) -> None:
+    """A replica whose model server is down gives each question 503 with Retry-After: the client can retry (on another replica)."""
+    from serving import running
+
+    from rag.server import create_app
+
+    s = settings.replace(refusal_threshold=0.1, generator_backend="openai", openai_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    assistant = Assistant(s, fake_index, fake_embedder, load_generator(s))
+    with running(create_app(s, assistant, ui=False)) as url:
+        health = httpx.get(f"{url}/api/health", timeout=30)
+        r = httpx.post(f"{url}/api/ask", json={"question": "مع من تحدث سوليفان؟"}, timeout=30)
+    assert health.status_code == 503 and "unreachable" in health.json()["error"]
+    assert r.status_code == 503 and "unreachable" in r.json()["error"] and int(r.headers["Retry-After"]) > 0
 
 
 def test_slots_allow_one_holder_per_server() -> None:

@@ -264,18 +264,21 @@ def test_refusal_over_the_api(make_server) -> None:
     assert data["refused"] and data["answer"] == REFUSALS["en"] and data["citations"] == []
 
 
-def test_generation_error_mid_stream_becomes_an_error_event(make_server) -> None:
-    from rag.errors import GenerationError
+@pytest.mark.parametrize(("error", "status", "retryable"), [("GenerationError", 500, False), ("GeneratorUnavailable", 503, True)])
+def test_generation_error_mid_stream_becomes_an_error_event(make_server, error: str, status: int, retryable: bool) -> None:
+    """A failed generation is an error event (streaming) or an error status; one a retry may mend (the model server is down) says so."""
+    from rag import errors
 
     def broken(messages):
-        raise GenerationError("Generator server unreachable")
+        raise getattr(errors, error)("Generator server unreachable")
 
     url, _ = make_server(broken)
     with httpx.stream("POST", f"{url}/api/ask", json={"question": "Who did Sullivan talk to?", "stream": True}) as r:
         events = sse_events(r.iter_lines())
-    assert events[-1] == ("error", {"error": "Generator server unreachable"})
+    assert events[-1] == ("error", {"error": "Generator server unreachable", "retryable": retryable})
     r = httpx.post(f"{url}/api/ask", json={"question": "Who did Sullivan talk to?"})
-    assert r.status_code == 500 and r.json()["error"] == "Generator server unreachable"
+    assert r.status_code == status and r.json()["error"] == "Generator server unreachable"
+    assert ("Retry-After" in r.headers) is retryable
 
 
 def test_ui_is_mounted_and_behind_the_token(settings, fake_index, fake_embedder) -> None:

@@ -2,14 +2,8 @@
 with the real models: streaming answers, direction, clickable citations,
 two sessions at once. Screenshots go to test-artifacts/."""
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
-from serving import free_port
+from serving import app_process
 
 from rag.settings import REPO_ROOT
 
@@ -19,28 +13,8 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def server(real_index, real_settings):
-    port = free_port()
-    env = {**os.environ, "RAG_PORT": str(port), "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_HOST": "127.0.0.1"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("UI did not start: " + (proc.stdout.read() if proc.stdout else "")) from None
-                time.sleep(1)
+    with app_process({"RAG_INDEX_DIR": str(real_settings.index_dir)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _ask(page, question: str, n: int, reading: list[str] | None = None) -> object:
