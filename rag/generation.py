@@ -255,8 +255,8 @@ class OpenAIGenerator:
         self._urls = [url.rstrip("/") for url in base_urls]
         self._free: queue.SimpleQueue[str] = queue.SimpleQueue()
         for _ in range(parallel):
-            for url in base_urls:
-                self._free.put(url.rstrip("/") + "/chat/completions")
+            for url in self._urls:
+                self._free.put(url + "/chat/completions")
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=timeout)
         self._temperature = temperature

@@ -321,7 +321,7 @@ def _routes(app: FastAPI, service: Service) -> None:
     @app.post("/api/ask", response_model=AskResponse, responses=errors, tags=["questions"])
     async def ask(body: AskRequest) -> Any:
         """Answer a question with citations; with `stream`, as server-sent events."""
-        assistant = service.ready()
+        assistant = await run_in_threadpool(service.ready)  # may load the assistant again (a shared service back up): off the event loop
         history = [m.model_dump() for m in body.history]
         try:
             events = _start(assistant, body.question, history)
@@ -348,7 +348,7 @@ def _routes(app: FastAPI, service: Service) -> None:
     async def chat_completions(body: ChatRequest) -> Any:
         """OpenAI-compatible chat completion. The last user message is the question, earlier
         messages its history; the reply carries `citations` (as in /api/ask) and `refused`."""
-        assistant = service.ready()
+        assistant = await run_in_threadpool(service.ready)  # may load the assistant again (a shared service back up): off the event loop
         messages = [m.model_dump() for m in body.messages if m.role != "system"]
         if not messages or messages[-1]["role"] != "user":
             return JSONResponse({"error": "The last message must be the user's question."}, status_code=400)
