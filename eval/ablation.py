@@ -16,7 +16,6 @@ figures are added as they finish, so an interrupted run keeps what it had.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -102,7 +101,7 @@ def question_sets(args: argparse.Namespace, base: Settings) -> dict[str, tuple[S
             from rag.embedding import load_embedder
 
             path = arcd.prepare(arcd.DEFAULT_SOURCE, args.arcd_work, 100)
-            settings = dataclasses.replace(base, corpus_dir=args.arcd_work / "corpus", index_dir=args.arcd_work / "index")
+            settings = base.replace(corpus_dir=args.arcd_work / "corpus", index_dir=args.arcd_work / "index")
             if not (settings.index_dir / "CURRENT").exists():
                 index_mod.build(settings.corpus_dir, settings.index_dir, load_embedder(settings), settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap)
             sets[name] = (settings, evaluation.load_questions(arcd.ENGLISH if name == "arcd_en" else path))
@@ -157,7 +156,7 @@ def main() -> None:
         for name, (settings, questions) in sets.items():
             started = time.time()
             before = generator.misses
-            data = evaluation.run(dataclasses.replace(settings, **overrides), questions, False, progress=False, generator=generator, embedder=embedder, modes=("dense",))
+            data = evaluation.run(settings.replace(**overrides), questions, False, progress=False, generator=generator, embedder=embedder, modes=("dense",))
             row[name] = figures(name, data, questions)
             print(f"{config:<22} {name:<8} {row[name]}  ({generator.misses - before} generated, {time.time() - started:.0f} s)", flush=True)
             del data  # the test set's per-question results are never kept
