@@ -257,6 +257,15 @@ def spell(arabic_word: str) -> Spelling | None:
         known, penalty = found
         zipf = zipf_frequency(known, "en")
         return Spelling(arabic_word, known, round(penalty - _W_FREQ * zipf, 2), zipf)
+    return by_sound(arabic_word)
+
+
+def by_sound(arabic_word: str) -> Spelling | None:
+    """The English word that sounds most like one Arabic word and is about as common, or None
+    (the people's names are not looked at: `spell` looks there first)."""
+    word = _bare(arabic_word)
+    if len(word) < 2:
+        return None
     tries = [(word, 0.0)] + ([(stem, _PREFIX_PENALTY)] if (stem := _unclitic(word)) else [])
     best: Spelling | None = None
     for form, penalty in tries:

@@ -324,3 +324,15 @@ def test_a_heard_spelling_shows_its_arabic_at_its_first_use_and_streams_without_
     shown = [prompting.stable_english(final[:i], g) for i in range(len(final) + 1)]
     assert all(later.startswith(earlier) for earlier, later in zip(shown, shown[1:], strict=False))  # nothing shown is taken back
     assert "Yuri (" not in "".join(shown)  # the run's first word waits for the rest of the run
+
+
+def test_a_spelling_by_sound_is_what_spell_gives_without_the_peoples_names(monkeypatch) -> None:
+    assert spelling.spell("جيمس").english == "James"  # from the people's names
+    heard = spelling.by_sound("جيمس")
+    spelling.spell.cache_clear()
+    monkeypatch.setattr(spelling, "_people", dict)
+    try:
+        assert spelling.spell("جيمس") == heard and heard.english != "James"
+        assert spelling.by_sound("باتروشيف") == spelling.spell("باتروشيف")
+    finally:
+        spelling.spell.cache_clear()
