@@ -43,7 +43,9 @@ def main() -> None:
     total = sum(outcome.values())
     print(f"{total} words of people's names, each spelled by sound with the list left out")
     print(f"{'':<14}{'as the list':>12}{'otherwise':>11}{'no spelling':>13}{'words':>7}")
-    for name, counts in [("all", outcome), *sorted(by_length.items()), *sorted(by_cost.items())]:
+    order = ("≤4 letters", "5–6 letters", "≥7 letters", "cost < 0", "cost 0–0.5", "cost ≥ 0.5")
+    rows = {"all": outcome, **by_length, **by_cost}
+    for name, counts in sorted(rows.items(), key=lambda row: -1 if row[0] == "all" else order.index(row[0])):
         n = sum(counts.values())
         print(f"{name:<14}{counts['same'] / n:>12.2f}{counts['other'] / n:>11.2f}{counts['none'] / n:>13.2f}{n:>7}")
     print("some spelled otherwise (Arabic, the list, by sound):", "; ".join(f"{a} {e} {h}" for a, e, h in wrong))
