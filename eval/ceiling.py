@@ -1,5 +1,5 @@
 """The generator's ceiling: each answerable dev question answered from its gold
-evidence sentences alone, in the default prompt form, against the pipeline.
+evidence sentences alone, in the pipeline's prompt (`prompting.answer_messages`).
 
     .venv/bin/python eval/ceiling.py [--cache FILE]
 
@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag import evaluation, prompting  # noqa: E402
 from rag.answering import load_assistant  # noqa: E402
+from rag.chunking import Chunk  # noqa: E402
+from rag.retrieval import Passage  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.text import normalize  # noqa: E402
 
@@ -36,24 +39,27 @@ def main() -> None:
     settings = Settings.load()
     assistant = load_assistant(settings)
     generator = evaluation.KeptGenerations(assistant.generator, args.cache, settings)
-    sentences = list(dict.fromkeys(t for c in assistant.index.chunks for t in c.sentence_texts()))
+    held: dict[str, Passage] = {}  # each indexed sentence, normalized, as a passage of that sentence alone
+    for chunk in assistant.index.chunks:
+        for i, text in enumerate(chunk.sentence_texts()):
+            held.setdefault(normalize(text), Passage(0, chunk, (i,), 0.0))
 
-    def whole(evidence: str) -> str:
+    def whole(evidence: str, doc_id: str) -> Passage:
+        """The indexed sentence holding the evidence; the evidence itself when no one sentence does."""
         found = normalize(evidence)
-        return next((t for t in sentences if found in normalize(t)), evidence)
+        return next((p for text, p in held.items() if found in text), None) or Passage(
+            0, Chunk("evidence", doc_id, "", None, evidence, 0, len(evidence), ((0, len(evidence)),)), (0,), 0.0)
 
     tally: dict[tuple[str, str], list[int]] = {}
     for q in evaluation.load_questions(evaluation.SETS["dev"]):
         if not q.answerable:
             continue
-        shown = list(dict.fromkeys(whole(e) for e in q.evidence[:2]))
+        shown = list({p.text: p for p in (whole(e, q.doc_ids[0]) for e in q.evidence[:2])}.values())
+        passages = [replace(p, n=i) for i, p in enumerate(shown, 1)]
         earlier = next((m["content"] for m in reversed(q.history) if m["role"] == "user"), "")
         english = q.language == "en"
-        glossary = assistant.english.glossary(" ".join(shown), [q.question, earlier]) if english else {}
-        lines = ["Passages:", *(f"[{i}] {prompting.annotate(prompting.sanitize(t), glossary) if english else prompting.sanitize(t)}" for i, t in enumerate(shown, 1)), ""]
-        lines += [f"Earlier question: {earlier}"] if earlier else []
-        lines.append(f"Question: {q.question}")
-        messages = [{"role": "system", "content": prompting.ENGLISH_SYSTEM if english else prompting.ANSWER_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+        glossary = assistant.english.glossary(" ".join(p.text for p in passages), [q.question, earlier]) if english else {}
+        messages = prompting.answer_messages(q.question, passages, earlier, glossary if english else None)
         draft = "".join(p for p in generator.stream(messages, settings.max_answer_tokens) if isinstance(p, str))
         text = prompting.tidy_english(draft, glossary) if english else draft
         refused = prompting.refuses(text)
