@@ -39,8 +39,8 @@ import numpy as np
 from . import citations as cite
 from . import prompting
 from .embedding import Embedder
-from .index import Index
 from .retrieval import Passage
+from .store import Index
 
 _CLAIM_CACHE = 64  # answer sentences whose embeddings are kept
 _PARTIAL_WORD = re.compile(r"\S+$")  # the last word of a streaming text may still grow

@@ -1,11 +1,12 @@
 """The index: chunks, their vectors, and sentence vectors for evidence
 selection, described by a manifest.
 
-`Index` is what retrieval and the answer checks use; two stores provide it,
-chosen by `index_backend`: the FAISS folder here (the default, one process)
-and PostgreSQL with pgvector (rag/pgindex.py, shared by replicas). Both
-share the build's first half (`embed_corpus`: read, chunk, embed what is new
-by content hash) and its manifest (`manifest_for`).
+`Index` (rag/store.py) is what retrieval and the answer checks use; two
+stores provide it, chosen here by `index_backend` (`open_index`,
+`build_index`): the FAISS folder of this module (the default, one process)
+and PostgreSQL with pgvector (rag/pgindex.py, shared by replicas). Both take
+the build's first half (`embed_corpus`: read, chunk, embed what is new by
+content hash) and its manifest (`manifest_for`) from rag/store.py.
 
 Layout of `index_dir`:
     CURRENT                  name of the live build folder (switched with os.replace)
@@ -27,80 +28,44 @@ import hashlib
 import json
 import math
 import os
-import platform
 import secrets
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import faiss
 import numpy as np
 
-from .chunking import Chunk, chunk_document
-from .documents import Document, Skipped, load_corpus
+from .chunking import Chunk
 from .embedding import Embedder
 from .errors import IndexCorrupt, IndexMissing, IndexModelMismatch
 from .settings import Settings
+from .store import (  # noqa: F401  (re-exported: the names callers know the index by)
+    FORMAT,
+    FORMAT_VERSION,
+    BuildReport,
+    Embedded,
+    Index,
+    best,
+    candidates,
+    check_model,
+    chunk_from,
+    embed_corpus,
+    manifest_for,
+    same_model,
+    text_key,
+)
 
-FORMAT = "rag-index"
-FORMAT_VERSION = 1
 # Above this many chunks, an inverted-file index (IVF) replaces exact search: bench/scale.py measured
 # exact search past ~40k chunks above a tenth of the time to embed a question, and IVF (nprobe 32)
 # at recall@5 ≥ 0.95 in under a tenth up to 1M chunks, where an HNSW graph lost recall.
 FLAT_LIMIT = 40_000
 IVF_NPROBE = 32
 _DATA_FILES = ("chunks.jsonl", "chunks.faiss", "sentences.npy")
-
-
-class Index(Protocol):
-    """What retrieval and the answer checks need of an index, whichever store holds it."""
-
-    manifest: dict[str, Any]
-    chunks: list[Chunk]
-
-    @property
-    def location(self) -> str:
-        """Where the live build is (a folder, or a database and build number), for messages."""
-        ...
-
-    @property
-    def doc_count(self) -> int:
-        """Articles in the index."""
-        ...
-
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Row numbers and cosine scores of the k nearest chunks, best first."""
-        ...
-
-    def sentence_vectors_of(self, rows: Sequence[int]) -> list[np.ndarray]:
-        """For each chunk row, the vectors of its sentences (one row per sentence, in order)."""
-        ...
-
-    def sentence_vector(self, text: str) -> np.ndarray | None:
-        """The stored vector of a sentence of the corpus, or None for any other text."""
-        ...
-
-    def ping(self) -> None:
-        """Raise IndexUnavailable when the store cannot answer now (health checks)."""
-        ...
-
-
-def candidates(k: int, total: int) -> int:
-    """How many nearest chunks a store fetches to return k: a few more, so that `best` can order ties."""
-    return min(total, k + 8)
-
-
-def best(found: Iterable[tuple[int, float]], k: int) -> list[tuple[int, float]]:
-    """The k best (row, score) pairs: by score, ties (equal to 5 decimals) by row.
-
-    Stores compute the same cosine in different arithmetic and break exact
-    ties their own way; this order makes both return the same ranking."""
-    return sorted(found, key=lambda pair: (-round(pair[1], 5), pair[0]))[:k]
 
 
 @dataclass
@@ -149,96 +114,8 @@ class FaissIndex:
         """Nothing to check: the index is in memory."""
 
 
-@dataclass(frozen=True)
-class BuildReport:
-    """What a build did."""
-
-    location: str  # the build folder, or the database and build number
-    documents: int
-    chunks: int
-    embedded: int  # texts embedded now (the rest came from the previous build)
-    reused: int
-    skipped: list[Skipped]
-    seconds: float
-
-    @property
-    def path(self) -> Path:
-        """The build folder (FAISS store)."""
-        return Path(self.location)
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def text_key(text: str) -> str:
-    """The key a text's vector is kept under between builds."""
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass
-class Embedded:
-    """A corpus chunked and embedded, ready for a store to write: the part of a build every store shares."""
-
-    documents: list[Document]
-    skipped: list[Skipped]
-    chunks: list[Chunk]
-    chunk_vectors: np.ndarray
-    sentence_texts: list[str]
-    sentence_vectors: np.ndarray
-    offsets: np.ndarray  # sentence rows of chunk i: offsets[i]..offsets[i+1]
-    embedded: int  # texts embedded now
-    reused: int  # texts whose vectors came from the previous build
-
-
-def embed_corpus(
-    corpus_dir: Path,
-    embedder: Embedder,
-    chunk_tokens: int,
-    chunk_overlap: int,
-    previous: dict[str, np.ndarray],
-    progress: bool = False,
-    log: Callable[[str], None] = lambda _: None,
-) -> Embedded:
-    """Read, chunk and embed a corpus; texts whose hash is in `previous` reuse that vector."""
-    docs, skipped = load_corpus(corpus_dir)
-    chunks = [c for d in docs for c in chunk_document(d, embedder.count_tokens, chunk_tokens, chunk_overlap)]
-    cache = dict(previous)
-    sentence_texts = [s for c in chunks for s in c.sentence_texts()]
-    wanted = [c.text for c in chunks] + sentence_texts
-    missing = list(dict.fromkeys(t for t in wanted if text_key(t) not in cache))
-    log(f"{len(docs)} articles, {len(chunks)} chunks, {len(sentence_texts)} sentences; embedding {len(missing)} new texts")
-    if missing:
-        for text, vector in zip(missing, embedder.embed_documents(missing, progress=progress), strict=True):
-            cache[text_key(text)] = vector
-    return Embedded(
-        docs, skipped, chunks,
-        np.stack([cache[text_key(c.text)] for c in chunks]).astype(np.float32),
-        sentence_texts,
-        np.stack([cache[text_key(t)] for t in sentence_texts]).astype(np.float32),
-        np.cumsum([0] + [len(c.sentences) for c in chunks]),
-        len(missing), len(set(map(text_key, wanted))) - len(missing),
-    )
-
-
-def manifest_for(built: Embedded, embedder: Embedder, embedding_name: str, chunk_tokens: int, chunk_overlap: int, seconds: float, **store: Any) -> dict[str, Any]:
-    """The manifest of a build: format, embedding model, chunker, counts and documents, plus what the store adds."""
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "embedding_model": embedding_name,
-        "embedding_model_id": embedder.model_id,
-        "embedding_files": embedder.fingerprint(),
-        "dimension": int(built.chunk_vectors.shape[1]),
-        "chunker": {"target_tokens": chunk_tokens, "overlap_sentences": chunk_overlap},
-        "counts": {"documents": len(built.documents), "chunks": len(built.chunks), "sentences": len(built.sentence_texts), "skipped": len(built.skipped)},
-        "documents": [{"doc_id": d.doc_id, "title": d.title, "date": d.date} for d in built.documents],
-        "skipped": [asdict(s) for s in built.skipped],
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "build_seconds": round(seconds, 2),
-        "versions": {"python": platform.python_version(), **{p: _version(p) for p in ("faiss-cpu", "sentence-transformers", "torch", "numpy")}},
-        **store,
-    }
 
 
 def build(
@@ -314,13 +191,6 @@ def _faiss_index(vectors: np.ndarray) -> Any:
     return index
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
 def _previous_vectors(index_dir: Path, embedder: Embedder) -> dict[str, np.ndarray]:
     """Vectors of the live build keyed by text hash, when it used the same model."""
     try:
@@ -381,27 +251,6 @@ def load(index_dir: Path) -> FaissIndex:
     if faiss_index.ntotal != len(chunks) or len(offsets) != len(chunks) + 1 or offsets[-1] != len(sentence_vectors):
         raise IndexCorrupt(f"Index in {folder} is inconsistent (counts differ); rebuild with: rag index")
     return FaissIndex(folder, manifest, chunks, faiss_index, sentence_vectors, offsets)
-
-
-def same_model(manifest: dict[str, Any], embedder: Embedder) -> bool:
-    """Whether a build's vectors came from this embedding model (name, weight files and dimension)."""
-    m = manifest
-    return m.get("embedding_model_id") == embedder.model_id and m.get("embedding_files") == embedder.fingerprint() and m.get("dimension") == embedder.dimension
-
-
-def check_model(index: Index, embedder: Embedder) -> None:
-    """Raise IndexModelMismatch when index vectors came from another model."""
-    m = index.manifest
-    if not same_model(m, embedder):
-        raise IndexModelMismatch(
-            f"The index was built with {m.get('embedding_model_id')} ({m.get('dimension')}-d), not {embedder.model_id} ({embedder.dimension}-d); rebuild with: rag index"
-        )
-
-
-def chunk_from(data: dict[str, Any]) -> Chunk:
-    """A chunk from its JSON form (as both stores keep it)."""
-    data["sentences"] = tuple(tuple(s) for s in data["sentences"])
-    return Chunk(**data)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -37,8 +37,8 @@ import numpy as np
 from .chunking import Chunk
 from .embedding import Embedder
 from .errors import IndexCorrupt, IndexMissing, IndexUnavailable, RagError
-from .index import FORMAT, FORMAT_VERSION, BuildReport, best, candidates, chunk_from, embed_corpus, manifest_for, same_model, text_key
 from .settings import Settings
+from .store import FORMAT, FORMAT_VERSION, BuildReport, best, candidates, chunk_from, embed_corpus, manifest_for, same_model, text_key
 
 _LOCK = 7_262_001  # advisory lock key of index builds
 _HNSW = {"m": 32, "ef_construction": 128}  # bench/scale.py: recall@5 0.98 at 100k chunks with ef_search 400 (m 16, ef_construction 64: 0.92)

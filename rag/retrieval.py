@@ -21,7 +21,7 @@ import numpy as np
 
 from .chunking import Chunk
 from .embedding import Embedder
-from .index import Index
+from .store import Index
 from .text import detect_language, words
 
 MODES = ("dense", "bm25", "hybrid", "script")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 import pytest
-from conftest import FakeGenerator
+from conftest import FakeGenerator, well_behaved
 
 from rag import index, pgindex
 from rag.answering import Assistant
@@ -19,9 +19,7 @@ from rag.settings import REPO_ROOT
 QUERIES = ["مع من تحدث سوليفان؟", "who did Sullivan talk to?", "وقف إطلاق النار في غزة", "Pentagon Milley Gerasimov call", "الطقس"]
 
 
-def cite_first(messages) -> str:
-    first = next(line for line in messages[-1]["content"].splitlines() if line.startswith("[1] "))
-    return first[4:].split(" … ")[0] + " [1]"
+
 
 
 def _tables(url: str) -> set[str]:
@@ -56,8 +54,8 @@ def test_answers_equal_faiss_answers(pg_settings, fake_embedder, fake_index) -> 
     pg = index.open_index(pg_settings)
 
     for question in QUERIES[:3]:
-        answers = [Assistant(pg_settings, ix, fake_embedder, FakeGenerator(cite_first)).ask(question) for ix in (pg, fake_index)]
-        assert answers[0].answer == answers[1].answer
+        answers = [Assistant(pg_settings, ix, fake_embedder, FakeGenerator(well_behaved)).ask(question) for ix in (pg, fake_index)]
+        assert answers[0].answer == answers[1].answer and answers[0].quote == answers[1].quote
         assert [(c.doc_id, c.chunk_id, c.supported) for c in answers[0].citations] == [(c.doc_id, c.chunk_id, c.supported) for c in answers[1].citations]
 
 
@@ -157,7 +155,7 @@ def test_api_over_the_database_index_and_a_database_outage(pg_settings, fake_emb
     index.build_index(pg_settings, fake_embedder)
     s = pg_settings.replace(refusal_threshold=0.1)
 
-    assistant = Assistant(s, index.open_index(s), fake_embedder, FakeGenerator(cite_first))
+    assistant = Assistant(s, index.open_index(s), fake_embedder, FakeGenerator(well_behaved))
     question = {"question": "مع من تحدث سوليفان؟"}
     with running(create_app(s, assistant, ui=False)) as url:
         health = httpx.get(f"{url}/api/health").json()
@@ -188,7 +186,7 @@ def test_a_replica_started_while_the_database_is_down_comes_up_with_it(pg_settin
 
     index.build_index(pg_settings, fake_embedder)
     s = pg_settings.replace(refusal_threshold=0.1)
-    monkeypatch.setattr(server, "load_assistant", lambda settings: Assistant(settings, index.open_index(settings), fake_embedder, FakeGenerator(cite_first)))
+    monkeypatch.setattr(server, "load_assistant", lambda settings: Assistant(settings, index.open_index(settings), fake_embedder, FakeGenerator(well_behaved)))
     monkeypatch.setattr(server.Service, "RELOAD_EVERY", 0.0)
     pg_server.stop()
     try:
