@@ -94,9 +94,9 @@ class Recording:
     def prompt_tokens(self, messages) -> int:
         return self.inner.prompt_tokens(messages)
 
-    def stream(self, messages, max_tokens):
+    def stream(self, messages, max_tokens, grammar=None):
         self.messages = messages
-        return self.inner.stream(messages, max_tokens)
+        return self.inner.stream(messages, max_tokens, grammar)
 
 
 def assistant_run(assistant: Assistant, question: str, history=None) -> dict:

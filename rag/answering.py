@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Generator as Steps
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from . import citations as cite
-from . import names, prompting
+from . import kinds, names, prompting, refusal, rendering, spans
 from .checks import AnswerChecks, Checked
 from .conversation import Finder
 from .conversation import best as _best
@@ -36,12 +38,15 @@ from .embedding import Embedder
 from .english import EnglishReading
 from .errors import Busy, QuestionError
 from .generation import Generator, Message, Usage
-from .index import Index
+from .quoting import Candidate, Quote, QuoteRanker, is_identity, question_type
 from .retrieval import Hit, Passage, Retriever
 from .settings import Settings
+from .store import Index
 from .text import detect_language, strip_special_tokens, words
 
 REFUSALS = {"en": "The articles do not say.", "ar": "لا تذكر المقالات ذلك."}
+SPAN_TOKENS = 64  # the longest phrase copied from a quote, in tokens
+RENDER_TOKENS = 40  # the longest English rendering of a phrase
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Timings:
     ttft_ms: float
     completion_tokens: int
     total_ms: float
+    quote_ms: float | None = None  # when the quote was ready to show (None: no quote)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,13 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)
     draft: str = ""  # what the model wrote, before checks and completion
     query: str = ""  # the standalone query used for retrieval
+    quote: Quote | None = None  # the sentence the answer is taken from, its phrase marked; of a refusal, the closest sentence the articles have
+    doubt: float | None = None  # the fitted probability that the articles do not answer (rag.refusal; None in the passages design)
+
+    @property
+    def thin(self) -> bool:
+        """An answer given on evidence as likely not to answer as to answer."""
+        return not self.refused and self.doubt is not None and self.doubt >= refusal.THIN
 
     def to_json(self) -> dict[str, Any]:
         """The `rag ask --json` object."""
@@ -77,6 +90,8 @@ class Answer:
             "answer": self.answer,
             "refused": self.refused,
             "language": self.language,
+            "quote": self.quote.to_json() if self.quote is not None else None,
+            "doubt": self.doubt,
             "citations": [
                 {k: v for k, v in asdict(c).items() if k != "date"} for c in self.citations
             ],
@@ -97,6 +112,12 @@ class Prepared:
     fitted: list[Passage]  # the passages the prompt holds, numbered as in it
     messages: list[Message]
     glossary: dict[str, str]  # Arabic names in the passages → English spellings (English questions)
+    candidates: list[Candidate] = field(default_factory=list)  # the sentences of the hits, ranked as the quote
+
+    @property
+    def quote(self) -> Quote | None:
+        """The sentence ranked first, the answer's source (None without candidates)."""
+        return Quote.of(self.candidates[0]) if self.candidates else None
 
     @property
     def best(self) -> float:
@@ -129,6 +150,9 @@ class Reading:
         return {"passages": [{"n": p.n, "doc_id": p.chunk.doc_id, "chunk_id": p.chunk.chunk_id, "title": p.chunk.title, "date": p.chunk.date} for p in self.passages]}
 
 
+Event = Quote | Reading | Token | Answer  # what `Assistant.stream` yields
+
+
 class Assistant:
     """Answers questions over an index with an embedder and a generator."""
 
@@ -142,6 +166,7 @@ class Assistant:
         self.finder = Finder(settings, embedder, self.retriever, join="followup_join" not in self._off)
         self.english = EnglishReading(settings, embedder)
         self.checks = AnswerChecks(index, embedder, self._off)
+        self.quotes = QuoteRanker(index.chunks, None if settings.quote_ranking == "fitted" else {})
         self._waiting = 0
         self._waiting_lock = threading.Lock()
         self.warming = False  # True while `warm` runs: a busy generator is busy with it, not with a question
@@ -178,9 +203,15 @@ class Assistant:
         later ones. One token is generated from each opening: that goes through the
         Generator protocol, and an OpenAI-compatible server caches the prefix too."""
         self.warming = True
+        if self.settings.answer_step == "quote":
+            openings = [spans.messages("?", ["?"], examples=self.settings.span_examples), spans.messages("?", ["?"], yesno=True), rendering.messages("?", "?", {})]
+            if self.settings.clause_kinds:
+                openings.append(spans.messages("?", ["?"], clause=True))
+        else:
+            openings = [prompting.answer_messages("?", []), prompting.answer_messages("?", [], names={})]
         try:
             self.embedder.embed_query("warm")
-            for messages in (prompting.answer_messages("?", []), prompting.answer_messages("?", [], names={})):
+            for messages in openings:
                 with self._turn():  # in turn with questions, like one (Busy when the queue is full)
                     for _ in self.generator.stream([messages[0], {"role": "user", "content": "?"}], 1):
                         pass
@@ -210,27 +241,43 @@ class Assistant:
                 return event
         raise AssertionError("stream ended without an answer")
 
-    def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Reading | Token | Answer]:
-        """The passages the model reads (when it is asked), tokens of the answer as they come, then the finished Answer."""
+    def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Event]:
+        """The quote (the sentence the answer will come from), the passages the model reads (when it
+        is asked), tokens of the answer as they come, then the finished Answer."""
         started = time.perf_counter()
         p = self.prepare(question, history)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        if p.best < self.settings.refusal_threshold:
+        doubt = refusal.doubt(p.candidates, p.best) if p.candidates else None
+        if p.best < self.settings.refusal_threshold or (doubt is not None and self.settings.refusal_doubt < 1.0 and doubt >= self.settings.refusal_doubt):
             text = REFUSALS[p.language]
             yield Token(text)
             total = (time.perf_counter() - started) * 1000
-            yield Answer(p.question, text, True, p.language, [], Timings(retrieve_ms, 0, total, 0, total), p.passages, p.hits, "", p.query)
+            # the closest the articles come, for a user to judge the refusal by
+            yield Answer(p.question, text, True, p.language, [], Timings(retrieve_ms, 0, total, 0, total), p.passages, p.hits, "", p.query, p.quote, doubt)
             return
+        quote_ms = None
+        if self.settings.answer_step == "quote" and (quote := p.quote) is not None:
+            quote_ms = round((time.perf_counter() - started) * 1000, 1)
+            yield quote
         with self._turn():
             if p.fitted:
                 yield Reading(p.fitted)
-            yield from self._generate(p, started, retrieve_ms)
+            if self.settings.answer_step == "quote":
+                yield from (replace(e, doubt=doubt) if isinstance(e, Answer) else e for e in self._from_quote(p, started, retrieve_ms, quote_ms))
+            else:
+                yield from self._generate(p, started, retrieve_ms)
 
     def prepare(self, question: str, history: list[dict[str, str]] | None = None) -> Prepared:
-        """Everything before generation: the checked question, its language, retrieval, evidence, the fitted prompt."""
+        """Everything before generation: the checked question, its language, retrieval, evidence, the quote, the fitted prompt."""
         question = self.check_question(question)
         language = detect_language(question)
         found = self.finder.find(question, history)
+        if self.settings.answer_step == "quote":
+            candidates = self.quotes.rank(question, self.index.sentence_vectors_of([h.row for h in found.hits]), found.hits, found.vector, found.context)
+            fitted = [Passage(1, candidates[0].chunk, (candidates[0].sentence,), candidates[0].similarity)] if candidates else []
+            messages = spans.messages(question, [candidates[0].text], found.context, question_type(question) == "yesno", self.settings.span_examples,
+                                      self.clause(question)) if candidates else []
+            return Prepared(question, language, found.context, found.query, found.hits, found.passages, fitted, messages, {}, candidates)
         glossary: dict[str, str] = {}
         focus = None
         if language == "en":
@@ -240,6 +287,89 @@ class Assistant:
         budget = self.generator.n_ctx - self.settings.max_answer_tokens
         fitted, messages = prompting.fit(question, found.passages, found.context, budget, self.generator.prompt_tokens, glossary if language == "en" else None, focus)
         return Prepared(question, language, found.context, found.query, found.hits, found.passages, fitted, messages, glossary)
+
+    def clause(self, question: str) -> bool:
+        """Whether the question is of a kind a clause of the quote answers (`clause_kinds`)."""
+        wanted = Settings.split(self.settings.clause_kinds)
+        return ("identity" in wanted and is_identity(question)) or question_type(question) in wanted
+
+    def _from_quote(self, p: Prepared, started: float, retrieve_ms: float, quote_ms: float | None) -> Iterator[Token | Answer]:
+        """The answer copied from the quote: the phrase that answers (under the grammar), put into English for an English question."""
+        quote = p.quote
+        if quote is None or not p.messages:
+            raise QuestionError("The question is too long to answer together with any passage.")
+        first: float | None = None
+        kind = question_type(p.question)
+        yesno = kind == "yesno"
+        english = p.language == "en" and not yesno
+        glossary = names.Glossary()
+        if english and "glossary" not in self._off:
+            glossary = self.english.glossary(quote.text, [p.question, p.context])
+        # what the question holds is no answer: its words, the one before it, and an English question's names as the quote writes them
+        held = " ".join([p.question, p.context, rendering.arabic_of(f"{p.question} {p.context}", glossary) if english else ""])
+        choices = kinds.phrases(kind, quote.text, held) if kind in Settings.split(self.settings.typed_kinds) else []
+        draft = shown = ""
+        usage = Usage(0, 0)
+        if len(choices) == 1:  # one phrase of the kind asked for: it is the answer, no model needed
+            draft = choices[0]
+        else:
+            avoid = spans.held_words(held) if is_identity(p.question) else frozenset()
+            grammar = spans.yes_no_grammar(p.language) if yesno else spans.choice_grammar(choices) if choices else spans.grammar([quote.text], avoid)
+            draft, usage, first, shown = yield from self._copy(p.messages, grammar, stream=not english)
+        if choices:
+            draft = spans.distinct(draft, choices)
+        phrase = None if yesno else spans.locate_choices(draft, choices, quote.text) if choices else spans.locate(draft, quote.text)
+        text = spans.settled(draft).strip() if yesno or (choices and phrase is not None) else (phrase.text if phrase else "")
+        if english and phrase is not None:
+            arabic = text
+            mode = self.settings.english_answer
+            text = (rendering.by_lookup(arabic, glossary) or "") if mode == "lookup" else ""
+            if not text:
+                rendered = ""
+                asked = rendering.direct_messages(p.question, quote.text, glossary) if mode == "direct" else rendering.messages(arabic, quote.text, glossary)
+                for piece in self.generator.stream(asked, RENDER_TOKENS):
+                    if isinstance(piece, Usage):
+                        usage = Usage(usage.prompt_tokens + piece.prompt_tokens, usage.completion_tokens + piece.completion_tokens)
+                        continue
+                    rendered += piece
+                    visible = rendering.tidy(rendered)
+                    if "\n" not in rendered.strip() and len(visible) > len(shown) and visible.startswith(shown):
+                        first = first or time.perf_counter()
+                        yield Token(visible[len(shown) :])
+                        shown = visible
+                text = rendering.tidy(rendered)
+        if not text:  # nothing copied: the sentence itself is the answer
+            text = quote.text
+        if phrase is not None:
+            quote = replace(quote, phrase_start=phrase.start, phrase_end=phrase.end)
+        answer = f"{text} [{quote.n}]"
+        tail = answer[len(shown) :] if answer.startswith(shown) else answer
+        if tail:
+            first = first or time.perf_counter()
+            yield Token(tail)
+        now = time.perf_counter()
+        timings = Timings(round(retrieve_ms, 1), usage.prompt_tokens, round(((first or now) - started) * 1000, 1), usage.completion_tokens, round((now - started) * 1000, 1), quote_ms)
+        chunk = p.fitted[0].chunk
+        citation = cite.Citation(quote.n, quote.doc_id, quote.chunk_id, quote.title, quote.date, chunk.text, quote.text, quote.start, quote.end, True)
+        yield Answer(p.question, answer, False, p.language, [citation], timings, p.fitted, p.hits, draft, p.query, quote)
+
+    def _copy(self, messages: list[Message], grammar: str, stream: bool) -> Steps[Token, None, tuple[str, Usage, float | None, str]]:
+        """One copy under the grammar: the phrase, the tokens it cost, when its first word was shown
+        and what was (streamed as it settles when `stream`)."""
+        draft = shown = ""
+        usage = Usage(0, 0)
+        first: float | None = None
+        for piece in self.generator.stream(messages, SPAN_TOKENS, grammar):
+            if isinstance(piece, Usage):
+                usage = piece
+                continue
+            draft += piece
+            visible = spans.settled(draft)
+            if stream and len(visible) > len(shown):
+                first = first or time.perf_counter()
+                yield Token(visible[len(shown) :])
+                shown = visible
+        return draft, usage, first, shown
 
     def _generate(self, p: Prepared, started: float, retrieve_ms: float) -> Iterator[Token | Answer]:
         if not p.fitted:
@@ -303,6 +433,11 @@ def load_assistant(settings: Settings, generator: Generator | None = None) -> As
 
     threading.Thread(target=names.warm, name="names-warm", daemon=True).start()
     index = index_mod.open_index(settings)
-    embedder = load_embedder(settings, index.manifest["embedding_model"])
+    # the two models load side by side: torch's import and the embedding model's load overlap the GGUF's (bench/coldstart.py)
+    with ThreadPoolExecutor(2, thread_name_prefix="load") as pool:
+        loading = pool.submit(load_generator, settings) if generator is None else None
+        embedder = load_embedder(settings, index.manifest["embedding_model"])
+        generator = generator or (loading.result() if loading else None)
     index_mod.check_model(index, embedder)
-    return Assistant(settings, index, embedder, generator or load_generator(settings))
+    assert generator is not None
+    return Assistant(settings, index, embedder, generator)

@@ -27,6 +27,7 @@ class Found:
     query: str  # the standalone retrieval query
     context: str  # the previous question the query joined ("" for a question answered on its own)
     alone: np.ndarray  # the question's own vector (the focus sentence is chosen by it)
+    vector: np.ndarray  # the vector of the query the evidence was chosen by
     hits: list[Hit]
     passages: list[Passage]  # the evidence, best first
 
@@ -49,10 +50,11 @@ class Finder:
         """The evidence for a question, with the previous question of the history when it is a follow-up."""
         previous = previous_question(history or [], self.settings.max_history_turns) if self.join else ""
         alone = self.embedder.embed_query(question)
-        found = Found(question, "", alone, *self._retrieve(question, alone))
+        found = Found(question, "", alone, alone, *self._retrieve(question, alone))
         if previous:
             query = f"{previous} {question}"
-            joined = Found(query, previous, alone, *self._retrieve(query, self.embedder.embed_query(query)))
+            vector = self.embedder.embed_query(query)
+            joined = Found(query, previous, alone, vector, *self._retrieve(query, vector))
             if joined.best >= found.best:
                 return joined
         return found

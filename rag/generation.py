@@ -74,11 +74,12 @@ class Generator(Protocol):
         """Tokens of the whole rendered chat prompt."""
         ...
 
-    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
+    def stream(self, messages: list[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str | Usage]:
         """Answer text pieces as they come, then one Usage. Caller holds `lock`.
 
         A closing assistant message is the start of the answer: the model
-        continues it, and the pieces are what follows it."""
+        continues it, and the pieces are what follows it. A grammar (GBNF)
+        allows only the texts it describes."""
         ...
 
 
@@ -125,15 +126,18 @@ class LlamaCppGenerator:
         # reaching here has had such strings removed (text.strip_special_tokens).
         return self._llm.tokenize(prompt.encode(), add_bos=False, special=True)
 
-    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
-        """Greedy (or seeded) generation, streamed; caller holds `lock`."""
+    def stream(self, messages: list[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str | Usage]:
+        """Greedy (or seeded) generation, streamed, within the grammar when one is given; caller holds `lock`."""
+        from llama_cpp import LlamaGrammar
+
         tokens = self._tokenize(self.render(messages))
         if len(tokens) + max_tokens > self.n_ctx:
             raise GenerationError(f"Prompt of {len(tokens)} tokens leaves no room in a {self.n_ctx}-token context")
         self._settle(tokens, messages)
         pieces: list[str] = []
         for part in self._llm.create_completion(
-            tokens, max_tokens=max_tokens, temperature=self._temperature, top_k=1 if self._temperature == 0 else 40, stop=self._stops, stream=True
+            tokens, max_tokens=max_tokens, temperature=self._temperature, top_k=1 if self._temperature == 0 else 40, stop=self._stops, stream=True,
+            grammar=LlamaGrammar.from_string(grammar, verbose=False) if grammar else None,
         ):
             text = part["choices"][0]["text"]  # type: ignore[index]
             if text:
@@ -283,8 +287,9 @@ class OpenAIGenerator:
         """An upper estimate of the prompt's size."""
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
 
-    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
+    def stream(self, messages: list[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str | Usage]:
         """Server-sent chunks of a streamed chat completion, then usage. Caller holds a slot of `lock`.
+        A grammar goes in the request's `grammar` field (llama.cpp's servers read it).
 
         A closing assistant message is the answer's start: what streams is its continuation. A server
         that does not continue one (`continues` off) is asked in the last user message to begin with
@@ -294,19 +299,21 @@ class OpenAIGenerator:
             if messages and messages[-1]["role"] == "assistant" and not self._continues:
                 opening = messages[-1]["content"]
                 asked = [*messages[:-2], {"role": "user", "content": f'{messages[-2]["content"]}\nBegin your answer with: {opening}'}]
-                yield from _without_opening(self._stream(url, asked, max_tokens), opening)
+                yield from _without_opening(self._stream(url, asked, max_tokens, grammar), opening)
             else:
-                yield from self._stream(url, messages, max_tokens)
+                yield from self._stream(url, messages, max_tokens, grammar)
         finally:
             self._free.put(url)
 
-    def _stream(self, url: str, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
+    def _stream(self, url: str, messages: list[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str | Usage]:
         import httpx
 
         body: dict[str, Any] = {
             "model": self._model, "messages": messages, "max_tokens": max_tokens, "temperature": self._temperature,
             "seed": self._seed, "stream": True, "stream_options": {"include_usage": True},
         }
+        if grammar:
+            body["grammar"] = grammar
         if messages and messages[-1]["role"] == "assistant":  # the start of the answer, to be continued (llama-server, vLLM)
             body.update(continue_final_message=True, add_generation_prompt=False)
         usage = Usage(self.prompt_tokens(messages), 0)

@@ -2,8 +2,10 @@
 embeddable chat page and widget, and the Gradio UI mounted at `/`.
 
     POST /api/ask               {"question", "history", "stream"} → the `rag ask --json` object,
-                                or server-sent events: a `passages` event (what the model
-                                reads) when the model is asked, `token` events, one `answer` event
+                                or server-sent events: a `quote` event (the sentence the answer
+                                will come from) as soon as retrieval is done, a `passages` event
+                                (what the model reads) when the model is asked, `token` events,
+                                one `answer` event
     POST /v1/chat/completions   OpenAI chat completions (streaming or not); citations in an extra field
     GET  /v1/models             the one model this server answers as
     GET  /api/health            index, generator and queue
@@ -44,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .answering import Answer, Assistant, Reading, Token, load_assistant
+from .answering import Answer, Assistant, Event, Quote, Reading, Token, load_assistant
 from .errors import QuestionError, RagError, Unavailable
 from .settings import Settings
 
@@ -69,7 +71,7 @@ class AskRequest(BaseModel):
 
     question: str = Field(description="The question, in Arabic or English.")
     history: list[ChatMessage] = Field(default_factory=list, description="Earlier messages of the conversation, oldest first.")
-    stream: bool = Field(False, description="Answer as server-sent events: a `passages` event when the model is asked (the passages it reads: n, doc_id, chunk_id, title, date), `token` events, then one `answer` event.")
+    stream: bool = Field(False, description="Answer as server-sent events: a `quote` event as soon as retrieval is done (the sentence the answer will come from: n, doc_id, chunk_id, title, date, text, start, end), a `passages` event when the model is asked (the passages it reads: n, doc_id, chunk_id, title, date), `token` events, then one `answer` event (its `quote` marks the phrase that answers: phrase_start, phrase_end).")
 
 
 class CitationOut(BaseModel):
@@ -90,6 +92,21 @@ class TimingsOut(BaseModel):
     ttft_ms: float
     completion_tokens: int
     total_ms: float
+    quote_ms: float | None = None
+
+
+class QuoteOut(BaseModel):
+    n: int = Field(description="The passage number the answer cites it by.")
+    doc_id: str
+    chunk_id: str
+    title: str
+    date: str | None
+    text: str = Field(description="The sentence the answer is taken from.")
+    start: int = Field(description="Where the sentence starts in its passage (the citation's text).")
+    end: int
+    score: float = Field(description="The ranking's score of the sentence (higher: a surer choice; not a probability).")
+    phrase_start: int | None = Field(None, description="Where the phrase that answers starts in the sentence (in the answer; not in the quote event).")
+    phrase_end: int | None = None
 
 
 class AskResponse(BaseModel):
@@ -97,6 +114,8 @@ class AskResponse(BaseModel):
     answer: str
     refused: bool
     language: Literal["ar", "en"]
+    quote: QuoteOut | None = Field(None, description="The sentence the answer is taken from, its phrase marked; of a refusal, the closest sentence the articles have (for the reader to judge the refusal by).")
+    doubt: float | None = Field(None, description="The fitted probability that the articles do not answer the question (0–1; from 0.5 the answer rests on thin evidence); null in the passages design.")
     citations: list[CitationOut]
     timings: TimingsOut
 
@@ -289,7 +308,7 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _events(events: Iterator[Reading | Token | Answer], render: Callable[[Reading | Token | Answer], list[str]], error: Callable[[str, bool], list[str]]) -> Iterator[str]:
+def _events(events: Iterator[Event], render: Callable[[Event], list[str]], error: Callable[[str, bool], list[str]]) -> Iterator[str]:
     """Rendered events of an answer stream; a failure mid-stream becomes one error event, saying whether asking again may work."""
     try:
         for event in events:
@@ -301,7 +320,7 @@ def _events(events: Iterator[Reading | Token | Answer], render: Callable[[Readin
         yield from error("Something went wrong while answering; the error was logged.", False)
 
 
-def _start(assistant: Assistant, question: str, history: list[dict[str, str]]) -> Iterator[Reading | Token | Answer]:
+def _start(assistant: Assistant, question: str, history: list[dict[str, str]]) -> Iterator[Event]:
     """Begin an answer; a bad question or a full queue raises here, before any event."""
     assistant.check_question(question)
     assistant.admit()
@@ -328,7 +347,9 @@ def _routes(app: FastAPI, service: Service) -> None:
         except RagError as exc:
             return _error(exc)
 
-        def render(event: Reading | Token | Answer) -> list[str]:
+        def render(event: Event) -> list[str]:
+            if isinstance(event, Quote):
+                return [_sse("quote", event.to_json())]
             if isinstance(event, Reading):
                 return [_sse("passages", event.to_json())]
             if isinstance(event, Token):
@@ -428,7 +449,7 @@ def _warm(assistant: Assistant) -> None:
         log.exception("warm-up failed")
 
 
-def _last(events: Iterator[Reading | Token | Answer]) -> Answer:
+def _last(events: Iterator[Event]) -> Answer:
     for event in events:
         if isinstance(event, Answer):
             return event
@@ -440,15 +461,15 @@ def _usage(answer: Answer) -> dict[str, int]:
     return {"prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens, "total_tokens": t.prompt_tokens + t.completion_tokens}
 
 
-def _openai_stream(events: Iterator[Reading | Token | Answer], ident: str, created: int) -> Iterator[str]:
+def _openai_stream(events: Iterator[Event], ident: str, created: int) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": MODEL_NAME,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    def render(event: Reading | Token | Answer) -> list[str]:
-        if isinstance(event, Reading):
-            return []  # the chat completion format has no place for it; the passages come with the citations
+    def render(event: Event) -> list[str]:
+        if isinstance(event, Quote | Reading):
+            return []  # the chat completion format has no place for them; the passages come with the citations
         if isinstance(event, Token):
             return [chunk({"content": event.text})]
         data = event.to_json()

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .answering import Answer, Assistant, Reading, Token, load_assistant
+from .answering import Answer, Assistant, Quote, Reading, Token, load_assistant
 from .errors import RagError
 from .settings import Settings
 from .text import detect_language
@@ -46,6 +46,12 @@ a.cite.unverified { color: #b45309; }
 .badge { font-size: 12px; color: #b45309; }
 .timing { font-size: 12px; color: #a1a1aa; margin-top: 4px; }
 .reading { margin-top: 6px; font-size: 13px; color: #71717a; border-inline-start: 3px solid #e4e4e7; padding-inline-start: 8px; }
+.quote { margin: 0 0 8px 0; padding: 6px 10px; border-inline-start: 3px solid #60a5fa; background: #fff; border-radius: 6px; unicode-bidi: plaintext; }
+.closest { margin-top: 8px; font-size: 12px; color: #71717a; }
+.thin { margin-top: 6px; font-size: 12px; color: #b45309; }
+.quote .source { display: block; font-size: 12px; color: #71717a; margin-top: 2px; }
+mark.phrase, .sources mark .phrase { background: #fbbf24; font-weight: 600; padding: 0 2px; }
+.answer { font-weight: 600; }
 """
 
 # Opens the cited passage when a [n] marker is clicked (anchors also work without it).
@@ -64,8 +70,21 @@ def _dir(text: str) -> str:
     return "rtl" if detect_language(text) == "ar" else "ltr"
 
 
+def render_quote(quote: Quote, turn: int | None = None) -> str:
+    """The sentence an answer comes from, its phrase marked once known, with its article (a link to the passage in a finished answer)."""
+    if quote.phrase_start is not None and quote.phrase_end is not None:
+        body = (html.escape(quote.text[: quote.phrase_start]) + '<mark class="phrase">' + html.escape(quote.text[quote.phrase_start : quote.phrase_end])
+                + "</mark>" + html.escape(quote.text[quote.phrase_end :]))
+    else:
+        body = html.escape(quote.text)
+    source = html.escape(quote.title) + (" · " + html.escape(quote.date) if quote.date else "")
+    if turn is not None:
+        source = f'<a class="cite" href="#p-{turn}-{quote.n}">[{quote.n}]</a> ' + source
+    return f'<blockquote class="quote" dir="auto">«{body}»<span class="source" dir="auto">{source}</span></blockquote>'
+
+
 def render_answer(answer: Answer, turn: int) -> str:
-    """One assistant message: escaped text, clickable markers, sources, timings."""
+    """One assistant message: the quote it comes from, escaped text, clickable markers, sources, timings."""
     supported = {c.n: c.supported for c in answer.citations}
 
     def link(m: re.Match[str]) -> str:
@@ -79,13 +98,24 @@ def render_answer(answer: Answer, turn: int) -> str:
     body = _MARKER.sub(link, html.escape(answer.answer))
     classes = "msg bot refused" if answer.refused else "msg bot"
     parts = [f'<div class="{classes}" dir="{_dir(answer.answer)}" data-lang="{answer.language}">']
+    if answer.quote is not None and not answer.refused:
+        parts.append(render_quote(answer.quote, turn))
     if answer.refused:
         parts.append('<span class="badge">Not in the articles · ليس في المقالات</span><br>')
-    parts.append(body)
+    parts.append(f'<span class="answer">{body}</span>' if answer.quote is not None else body)
+    if answer.thin:  # the evidence may not answer: the reader checks the quote
+        parts.append('<div class="thin" dir="auto">Thin evidence: the quote may not answer this · الأدلة ضعيفة: قد لا يجيب الاقتباس عن السؤال</div>')
+    if answer.refused and answer.quote is not None:  # the closest the articles come, for the user to judge by
+        parts.append('<div class="closest" dir="auto">Closest · الأقرب</div>' + render_quote(answer.quote))
     if answer.citations:
         parts.append('<div class="sources">')
         for c in answer.citations:
-            quote = html.escape(c.text[: c.start]) + "<mark>" + html.escape(c.quote) + "</mark>" + html.escape(c.text[c.end :])
+            sentence = html.escape(c.quote)
+            q = answer.quote
+            if q is not None and q.n == c.n and q.phrase_start is not None and q.phrase_end is not None:
+                sentence = (html.escape(q.text[: q.phrase_start]) + '<span class="phrase">' + html.escape(q.text[q.phrase_start : q.phrase_end]) + "</span>"
+                            + html.escape(q.text[q.phrase_end :]))
+            quote = html.escape(c.text[: c.start]) + "<mark>" + sentence + "</mark>" + html.escape(c.text[c.end :])
             cls = "" if c.supported else ' class="unverified"'
             badge = "" if c.supported else ' <span class="badge">⚠ not verified</span>'
             parts.append(
@@ -94,7 +124,8 @@ def render_answer(answer: Answer, turn: int) -> str:
             )
         parts.append("</div>")
     t = answer.timings
-    parts.append(f'<div class="timing" dir="ltr">retrieval {t.retrieve_ms:.0f} ms · first token {t.ttft_ms / 1000:.1f} s · total {t.total_ms / 1000:.1f} s</div>')
+    quote_at = f"quote {t.quote_ms / 1000:.1f} s · " if t.quote_ms is not None else ""
+    parts.append(f'<div class="timing" dir="ltr">retrieval {t.retrieve_ms:.0f} ms · {quote_at}first token {t.ttft_ms / 1000:.1f} s · total {t.total_ms / 1000:.1f} s</div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -114,8 +145,9 @@ def render(turns: list[dict[str, Any]]) -> str:
             status = turn.get("status", "")
             text = html.escape(_MARKER.sub(r"[\1]", partial)) if partial else f'<span class="status">{html.escape(status)}</span>'
             reading = "".join(f'<div dir="auto">{html.escape(title)}{" · " + html.escape(date) if date else ""}</div>' for title, date in turn.get("reading", []))
-            reading = f'<div class="reading">{reading}</div>' if reading else ""
-            out.append(f'<div class="msg bot" dir="{_dir(partial or q)}">{text}{reading}</div>')
+            reading = f'<div class="reading">{reading}</div>' if reading and turn.get("quote") is None else ""
+            quote = render_quote(turn["quote"]) if turn.get("quote") is not None else ""
+            out.append(f'<div class="msg bot" dir="{_dir(partial or q)}">{quote}{text}{reading}</div>')
     out.append("</div>")
     return "".join(out)
 
@@ -143,8 +175,13 @@ def respond(assistant: Assistant, question: str, turns: list[dict[str, Any]]) ->
             turn["status"] = "Waiting for another answer to finish… · في انتظار انتهاء إجابة أخرى…" if waiting else "Searching the articles… · جارٍ البحث…"
         yield render(turns), turns, ""
         for event in assistant.stream(question, history):
-            if isinstance(event, Reading):  # the model's turn has come: the prompt takes seconds, the sources are known now
-                turn["status"] = "Reading the passages… · جارٍ قراءة المقاطع…"
+            if isinstance(event, Quote):  # the sentence the answer will come from, before the model runs
+                turn["quote"] = event
+                turn["status"] = "Finding the answer in it… · جارٍ استخراج الإجابة…"
+                yield render(turns), turns, ""
+            elif isinstance(event, Reading):  # the model's turn has come: the prompt takes seconds, the sources are known now
+                if turn.get("quote") is None:
+                    turn["status"] = "Reading the passages… · جارٍ قراءة المقاطع…"
                 turn["reading"] = event.articles
                 yield render(turns), turns, ""
             elif isinstance(event, Token):

@@ -52,7 +52,8 @@ class FakeEmbedder:
 
 
 class FakeGenerator:
-    """Answers with whatever `respond(messages)` returns, word by word; records every call."""
+    """Answers with whatever `respond(messages)` returns, word by word; records every call and its grammar
+    (which it does not apply: what the assistant does with text outside the grammar is tested too)."""
 
     def __init__(self, respond: Callable[[list[Message]], str], n_ctx: int = 2048) -> None:
         self.name = "fake"
@@ -60,6 +61,7 @@ class FakeGenerator:
         self.lock = threading.Lock()
         self.respond = respond
         self.calls: list[list[Message]] = []
+        self.grammars: list[str | None] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -67,13 +69,25 @@ class FakeGenerator:
     def prompt_tokens(self, messages: list[Message]) -> int:
         return sum(self.count_tokens(m["content"]) + 3 for m in messages)
 
-    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str | Usage]:
+    def stream(self, messages: list[Message], max_tokens: int, grammar: str | None = None) -> Iterator[str | Usage]:
         self.calls.append(messages)
+        self.grammars.append(grammar)
         text = self.respond(messages)
         pieces = text.split(" ")
         for i, piece in enumerate(pieces):
             yield piece if i == 0 else " " + piece
         yield Usage(self.prompt_tokens(messages), len(pieces))
+
+
+def well_behaved(messages: list[Message]) -> str:
+    """A model that answers as asked: three words of the quote it is given, or (the passages design)
+    the first passage's text, cited [1]."""
+    for line in messages[-1]["content"].splitlines():
+        if line.startswith("Sentence: "):
+            return " ".join(line[len("Sentence: ") :].split()[2:5])
+        if line.startswith("[1] "):
+            return line[4:].split(" … ")[0] + " [1]"
+    return "?"
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ HISTORY = [{"role": "user", "content": "مع من تحدث سوليفان؟"}, {
 
 
 def _make(settings, fake_index, fake_embedder, respond, **overrides):
-    s = settings.__class__(**{**settings.__dict__, "refusal_threshold": 0.1, **overrides})
+    s = settings.__class__(**{**settings.__dict__, "refusal_threshold": 0.1, "answer_step": "passages", **overrides})
     return Assistant(s, fake_index, fake_embedder, FakeGenerator(respond))
 
 

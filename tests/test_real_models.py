@@ -84,7 +84,7 @@ def test_a_system_message_read_once_is_restored_when_the_language_changes_back(r
 def test_after_the_warm_up_a_first_question_reads_no_system_message_and_gets_the_same_answer(real_assistant, monkeypatch) -> None:
     a = real_assistant
     llm = a.generator._llm
-    questions = ("Who did Burns meet?", "من التقى بيرنز؟")
+    questions = ("What did Burns discuss with Naryshkin?", "ماذا ناقش بيرنز مع ناريشكين؟")  # questions the model answers (no single name to take)
     a.generator.forget()
     cold = [a.ask(q).draft for q in questions]
     a.generator.forget()
@@ -118,16 +118,19 @@ def test_a_new_question_after_an_unrelated_one_is_answered_on_its_own(real_assis
     question = "Before the May 2022 call, when had Austin and Shoigu last spoken?"
     answer = real_assistant.ask(question, history)
     assert answer.query == question  # not joined to "Who is Kupchan?": joined, such a question was refused
-    assert not answer.refused and "February 18" in answer.answer
+    assert not answer.refused and "18" in answer.answer and "February" in answer.answer, answer.answer
 
 
 def test_ask_json_contract(real_index, real_settings) -> None:
     out = _rag("--index", str(real_settings.index_dir), "ask", "--json", "أين جرت محادثات مديري الاستخبارات الأميركية والروسية؟")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"question", "answer", "refused", "language", "citations", "timings"}
-    assert set(data["timings"]) == {"retrieve_ms", "prompt_tokens", "ttft_ms", "completion_tokens", "total_ms"}
+    assert set(data) == {"question", "answer", "refused", "language", "quote", "citations", "timings"}
+    assert set(data["timings"]) == {"retrieve_ms", "prompt_tokens", "ttft_ms", "completion_tokens", "total_ms", "quote_ms"}
     assert data["language"] == "ar" and "أنقرة" in data["answer"]
+    q = data["quote"]
+    assert q["doc_id"] and q["text"][q["phrase_start"] : q["phrase_end"]] in data["answer"]  # the answer is the marked phrase of the quote
+    assert data["timings"]["quote_ms"] <= data["timings"]["ttft_ms"] <= data["timings"]["total_ms"]
     for c in data["citations"]:
         assert set(c) == {"n", "doc_id", "chunk_id", "title", "text", "quote", "start", "end", "supported"}
         assert c["text"][c["start"] : c["end"]] == c["quote"]

@@ -45,10 +45,10 @@ class Timed:
     def prompt_tokens(self, messages):
         return self.inner.prompt_tokens(messages)
 
-    def stream(self, messages, max_tokens):
+    def stream(self, messages, max_tokens, grammar=None):
         start = time.perf_counter()
         try:
-            yield from self.inner.stream(messages, max_tokens)
+            yield from self.inner.stream(messages, max_tokens, grammar)
         finally:
             self.spans.append((start, time.perf_counter()))
 

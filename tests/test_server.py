@@ -8,20 +8,16 @@ import threading
 
 import httpx
 import pytest
-from conftest import FakeGenerator
+from conftest import FakeGenerator, well_behaved
 from serving import running, sse_events
 
 from rag.answering import REFUSALS, Assistant
 from rag.server import RateLimiter, create_app
 
-ASK_KEYS = {"question", "answer", "refused", "language", "citations", "timings"}
+ASK_KEYS = {"question", "answer", "refused", "language", "quote", "doubt", "citations", "timings"}
 CITATION_KEYS = {"n", "doc_id", "chunk_id", "title", "text", "quote", "start", "end", "supported"}
-TIMING_KEYS = {"retrieve_ms", "prompt_tokens", "ttft_ms", "completion_tokens", "total_ms"}
-
-
-def _cite_first_passage(messages) -> str:
-    first = next(line for line in messages[-1]["content"].splitlines() if line.startswith("[1] "))
-    return first[4:].split(" … ")[0] + " [1]"
+TIMING_KEYS = {"retrieve_ms", "prompt_tokens", "ttft_ms", "completion_tokens", "total_ms", "quote_ms"}
+QUOTE_KEYS = {"n", "doc_id", "chunk_id", "title", "date", "text", "start", "end", "score", "phrase_start", "phrase_end"}
 
 
 @pytest.fixture
@@ -32,7 +28,7 @@ def make_server(settings, fake_index, fake_embedder):
     names.warm()  # the word lists load once per process; a cold first English question would outlast the client timeouts
     stack = []
 
-    def make(respond=_cite_first_passage, **overrides):
+    def make(respond=well_behaved, **overrides):
         s = settings.__class__(**{**settings.__dict__, "refusal_threshold": 0.1, **overrides})
         assistant = Assistant(s, fake_index, fake_embedder, FakeGenerator(respond, n_ctx=4096))
         ctx = running(create_app(s, assistant, ui=False))
@@ -48,6 +44,7 @@ def make_server(settings, fake_index, fake_embedder):
 def _check_answer_object(data: dict) -> None:
     assert set(data) == ASK_KEYS
     assert isinstance(data["answer"], str) and isinstance(data["refused"], bool) and data["language"] in ("ar", "en")
+    assert data["doubt"] is None or 0.0 <= data["doubt"] <= 1.0
     assert set(data["timings"]) == TIMING_KEYS
     for c in data["citations"]:
         assert set(c) == CITATION_KEYS
@@ -64,18 +61,30 @@ def test_ask_json_contract(make_server) -> None:
     assert data["citations"] and data["citations"][0]["supported"]
 
 
-def test_ask_streams_the_passages_read_then_tokens_then_one_answer_event(make_server) -> None:
+def test_ask_streams_the_quote_then_the_passages_read_then_tokens_then_one_answer_event(make_server) -> None:
     url, _ = make_server()
-    with httpx.stream("POST", f"{url}/api/ask", json={"question": "Who did Sullivan talk to?", "stream": True}) as r:
+    with httpx.stream("POST", f"{url}/api/ask", json={"question": "ماذا طلب أوستن من شويغو؟", "stream": True}) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         events = sse_events(r.iter_lines())
     kinds = [k for k, _ in events]
-    assert kinds[0] == "passages" and kinds[-1] == "answer" and kinds.count("answer") == 1 and set(kinds[1:-1]) == {"token"}
-    answer = events[-1][1]
+    assert kinds[:2] == ["quote", "passages"] and kinds[-1] == "answer" and kinds.count("answer") == 1 and set(kinds[2:-1]) == {"token"}
+    quote, answer = events[0][1], events[-1][1]
     _check_answer_object(answer)
+    assert set(quote) == QUOTE_KEYS and quote["phrase_start"] is None  # the phrase is not known yet
+    assert answer["quote"]["text"] == quote["text"] and answer["quote"]["doc_id"] == quote["doc_id"]
+    q = answer["quote"]
+    assert q["text"][q["phrase_start"] : q["phrase_end"]] + " [1]" == answer["answer"]  # the answer is the marked phrase
     assert "".join(d["text"] for k, d in events if k == "token").strip() == answer["answer"]
-    read = {(p["n"], p["chunk_id"], p["doc_id"], p["title"]) for p in events[0][1]["passages"]}
+    read = {(p["n"], p["chunk_id"], p["doc_id"], p["title"]) for p in events[1][1]["passages"]}
     assert {(c["n"], c["chunk_id"], c["doc_id"], c["title"]) for c in answer["citations"]} <= read  # cited as numbered when read
+
+
+def test_the_passages_design_streams_no_quote(make_server) -> None:
+    url, _ = make_server(answer_step="passages")
+    with httpx.stream("POST", f"{url}/api/ask", json={"question": "Who did Sullivan talk to?", "stream": True}) as r:
+        events = sse_events(r.iter_lines())
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "passages" and kinds[-1] == "answer" and "quote" not in kinds and events[-1][1]["quote"] is None
 
 
 def test_history_is_used_for_follow_ups(make_server) -> None:
@@ -236,7 +245,7 @@ def test_full_queue_answers_503_with_retry_after(make_server) -> None:
 
     def slow(messages):
         release.wait(20)
-        return _cite_first_passage(messages)
+        return well_behaved(messages)
 
     url, assistant = make_server(slow, queue_size=1)
     q = {"question": "مع من تحدث سوليفان؟"}
@@ -286,7 +295,7 @@ def test_ui_is_mounted_and_behind_the_token(settings, fake_index, fake_embedder)
 
     names.warm()
     s = settings.__class__(**{**settings.__dict__, "api_tokens": "ui-token"})
-    assistant = Assistant(s, fake_index, fake_embedder, FakeGenerator(_cite_first_passage))
+    assistant = Assistant(s, fake_index, fake_embedder, FakeGenerator(well_behaved))
     with running(create_app(s, assistant, ui=True)) as url:
         assert httpx.get(f"{url}/").status_code == 401
         with httpx.Client() as browser:
@@ -324,5 +333,8 @@ def test_a_server_that_loads_its_assistant_warms_it_up_without_waiting_for_it(se
                 break
             threading.Event().wait(0.05)
         assert assistant.english.vectors
-    assert [m[0]["role"] for m in generator.calls] == ["system", "system"]
-    assert released == [True, True]  # the warm-up waited for the server to answer, not the other way round
+    from rag import rendering, spans
+
+    systems = [m[0]["content"] for m in generator.calls]
+    assert [m[0]["role"] for m in generator.calls] == ["system"] * 4 and {spans.SPAN_SYSTEM, spans.YES_NO_SYSTEM, rendering.RENDER_SYSTEM, spans.CLAUSE_SYSTEM} == set(systems)
+    assert released == [True] * 4  # the warm-up waited for the server to answer, not the other way round

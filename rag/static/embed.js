@@ -32,22 +32,51 @@
     return m;
   }
 
+  // The sentence an answer comes from, its phrase marked once the answer is known.
+  function quoteBlock(q) {
+    const b = el("blockquote", "quote");
+    b.dir = "auto";
+    b.appendChild(document.createTextNode("«"));
+    if (q.phrase_start !== null && q.phrase_start !== undefined) {
+      b.appendChild(document.createTextNode(q.text.slice(0, q.phrase_start)));
+      b.appendChild(el("mark", "phrase", q.text.slice(q.phrase_start, q.phrase_end)));
+      b.appendChild(document.createTextNode(q.text.slice(q.phrase_end)));
+    } else {
+      b.appendChild(document.createTextNode(q.text));
+    }
+    b.appendChild(document.createTextNode("»"));
+    const src = el("span", "source", q.title + (q.date ? " · " + q.date : ""));
+    src.dir = "auto";
+    b.appendChild(src);
+    return b;
+  }
+
   function renderAnswer(box, answer, id) {
     box.textContent = "";
     box.dir = dir(answer.answer);
     box.dataset.lang = answer.language;
     if (answer.refused) box.classList.add("refused");
+    if (answer.quote && !answer.refused) box.appendChild(quoteBlock(answer.quote));
+    const text = el("span", answer.quote ? "answer" : "");
+    box.appendChild(text);
+    if (!answer.refused && answer.doubt !== null && answer.doubt !== undefined && answer.doubt >= 0.5) {  // thin evidence: the reader checks the quote
+      box.appendChild(el("div", "thin", "Thin evidence: the quote may not answer this · الأدلة ضعيفة"));
+    }
+    if (answer.refused && answer.quote) {  // the closest the articles come, for the reader to judge by
+      box.appendChild(el("div", "closest", "Closest · الأقرب"));
+      box.appendChild(quoteBlock(answer.quote));
+    }
     const cited = new Map(answer.citations.map((c) => [c.n, c]));
     const parts = answer.answer.split(/(\[\d{1,3}\])/);
     for (const part of parts) {
       const m = /^\[(\d{1,3})\]$/.exec(part);
-      if (!m) { box.appendChild(document.createTextNode(part)); continue; }
+      if (!m) { text.appendChild(document.createTextNode(part)); continue; }
       const c = cited.get(Number(m[1]));
       if (!c) continue;
       const a = el("a", c.supported ? "cite" : "cite unverified", part);
       a.href = "#p-" + id + "-" + c.n;
       if (!c.supported) a.title = "not verified against the passage";
-      box.appendChild(a);
+      text.appendChild(a);
     }
     if (!answer.citations.length) return;
     const sources = el("div", "sources");
@@ -82,7 +111,8 @@
     box.appendChild(el("span", "status", "Searching the articles… · جارٍ البحث…"));
     const headers = { "Content-Type": "application/json", "Accept": "text/event-stream" };
     if (token) headers["Authorization"] = "Bearer " + token;
-    let answer = null, partial = "";
+    let answer = null, partial = "", quote = null;
+    const answerText = el("span", "answer");
     try {
       const r = await fetch("api/ask", { method: "POST", headers, body: JSON.stringify({ question, history, stream: true }) });
       if (!r.ok) {
@@ -107,7 +137,15 @@
             else if (line.startsWith("data:")) data += line.slice(5).trim();
           }
           const payload = data ? JSON.parse(data) : {};
-          if (event === "passages") {
+          if (event === "quote") {
+            // the sentence the answer will come from, shown before the model runs
+            quote = payload;
+            box.textContent = "";
+            box.dir = dir(quote.text);
+            box.append(quoteBlock(quote), el("span", "status", "Finding the answer in it… · جارٍ استخراج الإجابة…"));
+          } else if (event === "passages" && quote) {
+            // the quote already says where the answer comes from
+          } else if (event === "passages") {
             // the model's turn has come: show what it reads while the prompt is evaluated
             box.textContent = "";
             box.appendChild(el("span", "status", "Reading the passages… · جارٍ قراءة المقاطع…"));
@@ -124,8 +162,13 @@
             box.appendChild(reading);
           } else if (event === "token") {
             partial += payload.text;
-            box.textContent = partial;
-            box.dir = dir(partial);
+            if (quote) {
+              if (!answerText.parentNode) { box.textContent = ""; box.append(quoteBlock(quote), answerText); }
+              answerText.textContent = partial;
+            } else {
+              box.textContent = partial;
+              box.dir = dir(partial);
+            }
           } else if (event === "answer") {
             answer = payload;
             renderAnswer(box, answer, id);
