@@ -2,7 +2,7 @@
 on the dev set, the frozen test set (totals only), ARCD in Arabic and ARCD
 asked in English.
 
-    .venv/bin/python eval/ablation.py [--configs baseline,glossary,…] [--sets dev,test,arcd,arcd_en]
+    .venv/bin/python eval/ablation.py [--configs baseline,glossary,…] [--sets dev,test,arcd,xquad,xquad_en,arcd_en]
 
 A mechanism earns its place when switching it off costs accuracy beyond the
 dev set (test totals, ARCD), not on dev alone. Answers are greedy and depend
@@ -26,25 +26,50 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
-from rag import evaluation  # noqa: E402
+from rag import benchmarks, evaluation  # noqa: E402
 from rag.generation import load_generator  # noqa: E402
-from rag.settings import MECHANISMS, Settings  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 
 # configuration → setting overrides; the code mechanisms by `ablate`, the others by their own setting
 CONFIGS: dict[str, dict[str, Any]] = {
     "baseline": {},
-    **{m: {"ablate": m} for m in MECHANISMS},
-    "focus_sentence": {"focus_sentence": False},
+    "passages": {"answer_step": "passages"},  # the earlier design as a whole
+    "quote_ranking": {"quote_ranking": "similarity"},
+    "typed_kinds": {"typed_kinds": ""},
+    "typed_names": {"typed_kinds": "when,duration,count"},
+    "+span_examples": {"span_examples": True},
+    "clause_kinds": {"clause_kinds": ""},
+    "clause_what": {"clause_kinds": "why,how,identity"},
+    "english_model": {"english_answer": "model"},
+    "english_direct": {"english_answer": "direct"},
+    "followup_join": {"ablate": "followup_join"},
+    "glossary": {"ablate": "glossary"},
     "refusal_threshold": {"refusal_threshold": 0.0},
-    "unsupported_threshold": {"unsupported_threshold": 0.0},
-    "evidence_margin": {"evidence_margin": 2.0},
+    "+refusal_doubt": {"refusal_doubt": 0.7963},  # rag.refusal.FIT.threshold: a candidate added
+    # mechanisms of the passages design, measured within it
+    "passages-completion": {"answer_step": "passages", "ablate": "completion"},
+    "passages-focus_sentence": {"answer_step": "passages", "focus_sentence": False},
+    "passages-unsupported_threshold": {"answer_step": "passages", "unsupported_threshold": 0.0},
+    "passages-evidence_margin": {"answer_step": "passages", "evidence_margin": 2.0},
     "+script_retrieval": {"retrieval_mode": "script"},  # a candidate added, not a mechanism removed
 }
 DOC = {
-    "baseline": "everything on (the default settings)",
+    "baseline": "everything on (the default settings): the quote first, the phrase copied from it",
+    "passages": "the earlier design: the model writes a cited answer from the best few sentences (answer_step=passages)",
+    "quote_ranking": "the quote is the sentence most similar to the question (no fitted ranking)",
+    "typed_kinds": "the phrase is copied freely from the quote for every kind of question (no choice among its dates, numbers, names, places)",
+    "typed_names": "dates and numbers chosen among, names and places copied freely",
+    "+span_examples": "added: three worked examples in the copy prompt's system message",
+    "clause_kinds": "every question answered by the quote's shortest phrase (no clause for why, how, identity and what questions)",
+    "clause_what": "what/which questions answered by the shortest phrase (a clause for why, how and identity only)",
+    "english_model": "English answers: the model puts the copied phrase into English (no lookup)",
+    "english_direct": "English answers: the model answers in English from the quote, its names annotated",
     "followup_join": "a follow-up is retrieved and prompted without the previous question",
+    "glossary": "English answers without the names' looked-up spellings",
+    "repeat_retry": "(removed) a copied phrase that only repeats the question's words copied again, away from them",
+    "refusal_threshold": "no refusal below a best-sentence similarity (0)",
+    "+refusal_doubt": "added: refusal at the fitted doubt's threshold (rag.refusal, fitted on built unanswerable questions)",
     "naming": "the quoting path for who/what-is questions (removed)",
-    "glossary": "no English spellings after the names in English prompts",
     "yes_no": "yes/no rule, opening and replacement of a bare yes/no (removed)",
     "loop_stop": "the loop stopper (removed)",
     "completion": "an answer that only points at passages or repeats the question is not completed with a quote",
@@ -52,9 +77,12 @@ DOC = {
     "filler": "dropping a courtesy opening such as Of course, بالطبع (removed)",
     "focus_sentence": "no repeated closest sentence in English prompts",
     "country_check": "refusal for a country no passage mentions (removed)",
-    "refusal_threshold": "no refusal below a best-sentence similarity (0)",
     "unsupported_threshold": "an unverified answer on weak evidence is not withdrawn (0)",
     "evidence_margin": "all evidence sentences kept, however far below the best (2.0)",
+    "passages-completion": "passages design: an answer that only points at passages is not completed with a quote",
+    "passages-focus_sentence": "passages design: no repeated closest sentence in English prompts",
+    "passages-unsupported_threshold": "passages design: an unverified answer on weak evidence is not withdrawn",
+    "passages-evidence_margin": "passages design: all evidence sentences kept, however far below the best",
     "+script_retrieval": "added: BM25 fused in for questions in the articles' script (retrieval_mode=script)",
 }
 
@@ -88,64 +116,54 @@ class KeptEmbeddings:
         return dict(self.inner.fingerprint())
 
 
-def question_sets(args: argparse.Namespace, base: Settings) -> dict[str, tuple[Settings, list[evaluation.Question]]]:
+def question_sets(args: argparse.Namespace, base: Settings, embedder: Any) -> dict[str, tuple[Settings, list[evaluation.Question]]]:
     """name → (settings with that set's corpus and index, questions)."""
-    import arcd
-
     sets: dict[str, tuple[Settings, list[evaluation.Question]]] = {}
     for name in Settings.split(args.sets):
-        if name in evaluation.SETS:
-            sets[name] = (base, evaluation.load_questions(evaluation.SETS[name]))
-        elif name in ("arcd", "arcd_en"):
-            from rag import index as index_mod
-            from rag.embedding import load_embedder
-
-            path = arcd.prepare(arcd.DEFAULT_SOURCE, args.arcd_work, 100)
-            settings = base.replace(corpus_dir=args.arcd_work / "corpus", index_dir=args.arcd_work / "index")
-            if not (settings.index_dir / "CURRENT").exists():
-                index_mod.build(settings.corpus_dir, settings.index_dir, load_embedder(settings), settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap)
-            sets[name] = (settings, evaluation.load_questions(arcd.ENGLISH if name == "arcd_en" else path))
-        else:
-            raise SystemExit(f"unknown set {name}")
+        try:
+            settings, questions = evaluation.question_set(name, base, args.work, embedder)
+            sets[name] = (settings, benchmarks.sample(questions, args.limit) if name not in ("dev", "test") else questions)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
     return sets
 
 
 def figures(name: str, data: dict[str, Any], questions: list[evaluation.Question]) -> dict[str, Any]:
-    """The figures a set contributes: totals only (accuracy per language, refusals; ARCD's token F1)."""
-    import arcd
-
+    """The figures a set contributes: totals only (accuracy, token F1, exact match and quote precision per language, refusals)."""
     s = data["summary"]
     out: dict[str, Any] = {}
     for lang in ("ar", "en"):
         if (g := s.get(f"lang:{lang}")) and g.get("accuracy") is not None:
             out[f"acc_{lang}"] = g["accuracy"]
+            out[f"f1_{lang}"] = g.get("f1")
+            out[f"em_{lang}"] = g.get("exact_match")
+            out[f"quote_{lang}"] = g.get("quote_precision")
             out[f"evidence_{lang}"] = g.get("evidence_in_prompt")
     if (g := s["all"]).get("refusal_rate") is not None:
         out["refusal"] = g["refusal_rate"]
     out["false_refusal"] = s["all"].get("false_refusal_rate")
-    if name == "arcd":
-        f1 = [0.0 if r["refused"] else arcd.token_f1(r["answer"], q.answers[0]) for r, q in zip(data["results"], questions, strict=True)]
-        out["f1"] = round(sum(f1) / len(f1), 3)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--sets", default="dev,test,arcd,arcd_en")
+    parser.add_argument("--sets", default="dev,test,arcd,xquad,xquad_en")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rag" / "generations.jsonl")
-    parser.add_argument("--arcd-work", type=Path, default=Path.home() / ".cache" / "rag" / "arcd")
+    parser.add_argument("--work", type=Path, default=evaluation.WORK, help="outside sets' corpora and indexes")
     parser.add_argument("--out", type=Path, default=ROOT / "eval")
     parser.add_argument("--report-only", action="store_true", help="rewrite ablation.md from ablation.json, run nothing")
+    parser.add_argument("--limit", type=int, default=0, help="outside sets: this many of their questions, evenly spread (0: all)")
+    parser.add_argument("--results", type=Path, default=None, help="also write each configuration's per-question results here (never the test set's)")
     args = parser.parse_args()
     if args.report_only:
         (args.out / "ablation.md").write_text(markdown(json.loads((args.out / "ablation.json").read_text())), encoding="utf-8")
         return
     base = Settings.load()
-    sets = question_sets(args, base)
     from rag.embedding import load_embedder
 
     embedder = KeptEmbeddings(load_embedder(base))
+    sets = question_sets(args, base, embedder)
     inner = load_generator(base)
     generator = evaluation.KeptGenerations(inner, args.cache, base)
     table_path = args.out / "ablation.json"
@@ -158,14 +176,17 @@ def main() -> None:
             before = generator.misses
             data = evaluation.run(settings.replace(**overrides), questions, False, progress=False, generator=generator, embedder=embedder, modes=("dense",))
             row[name] = figures(name, data, questions)
+            if args.results and name != "test":
+                args.results.mkdir(parents=True, exist_ok=True)
+                (args.results / f"{config}-{name}.json").write_text(json.dumps(data["results"], ensure_ascii=False, indent=1), encoding="utf-8")
             print(f"{config:<22} {name:<8} {row[name]}  ({generator.misses - before} generated, {time.time() - started:.0f} s)", flush=True)
             del data  # the test set's per-question results are never kept
         table_path.write_text(json.dumps(table, indent=1), encoding="utf-8")
         (args.out / "ablation.md").write_text(markdown(table), encoding="utf-8")
 
 
-COLUMNS = [("dev", "acc_ar"), ("dev", "acc_en"), ("dev", "refusal"), ("test", "acc_ar"), ("test", "acc_en"), ("test", "refusal"), ("test", "false_refusal"),
-           ("arcd", "acc_ar"), ("arcd", "f1"), ("arcd_en", "acc_en")]
+COLUMNS = [("dev", "acc_ar"), ("dev", "acc_en"), ("dev", "f1_ar"), ("dev", "f1_en"), ("dev", "refusal"), ("test", "acc_ar"), ("test", "acc_en"), ("test", "refusal"),
+           ("test", "false_refusal"), ("arcd", "f1_ar"), ("arcd", "acc_ar"), ("xquad", "f1_ar"), ("xquad_en", "f1_en"), ("arcd_en", "acc_en")]
 
 
 def markdown(table: dict[str, Any]) -> str:

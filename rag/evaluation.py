@@ -91,6 +91,61 @@ def answer_correct(answer: str, groups: list[list[str]], language: str = "ar") -
     return bool(groups) and all(any(alias_present(a, answer) for a in group if language == "ar" or not _ARABIC.search(a)) for group in groups)
 
 
+_ENGLISH_ARTICLES = {"a", "an", "the"}
+_TOKEN = re.compile(r"\w+")
+_MARKER = re.compile(r"\[\d+\]")
+
+
+def answer_tokens(text: str, language: str = "ar") -> list[str]:
+    """The words an answer is scored on (SQuAD's normalization, with MLQA's for Arabic): normalized,
+    no citation markers or punctuation, no English articles, no Arabic article ال; in an English
+    answer, no Arabic-script words (the Arabic shown beside a name is a gloss, not a claim)."""
+    out = []
+    for token in _TOKEN.findall(normalize(_MARKER.sub(" ", text))):
+        if token in _ENGLISH_ARTICLES or (language == "en" and _ARABIC.search(token)):
+            continue
+        if token.startswith("ال") and len(token) > 3:
+            token = token[2:]
+        out.append(token)
+    return out
+
+
+def gold_strings(groups: list[list[str]], language: str, limit: int = 64) -> list[str]:
+    """Every gold answer a group list allows: one alias from each group, joined (English answers: Latin aliases only)."""
+    usable = [[a for a in group if language == "ar" or not _ARABIC.search(a)] for group in groups]
+    if not usable or not all(usable):
+        return []
+    combos: list[list[str]] = [[]]
+    for group in usable:
+        combos = [c + [a] for c in combos for a in group][:limit]
+    return [" ".join(c) for c in combos]
+
+
+def token_f1(answer: str, groups: list[list[str]], language: str = "ar") -> float:
+    """SQuAD token F1 of an answer against its closest gold answer (0 without one)."""
+    a = Counter(answer_tokens(answer, language))
+    best = 0.0
+    for gold in gold_strings(groups, language):
+        g = Counter(answer_tokens(gold, language))
+        common = sum((a & g).values())
+        if common:
+            precision, recall = common / sum(a.values()), common / sum(g.values())
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def exact_match(answer: str, groups: list[list[str]], language: str = "ar") -> bool:
+    """The answer's scored words are those of a gold answer."""
+    mine = answer_tokens(answer, language)
+    return bool(mine) and any(mine == answer_tokens(gold, language) for gold in gold_strings(groups, language))
+
+
+def quote_holds(quote: str, evidence: list[str]) -> bool:
+    """A shown sentence holds the gold: a gold evidence text is in it, or it is part of one."""
+    q = normalize(quote)
+    return bool(q) and any((e := normalize(x)) and (e in q or q in e) for x in evidence)
+
+
 def retrieval_ranks(doc_ids: list[str], ranked_doc_ids: list[str]) -> int | None:
     """1-based rank of the first retrieved chunk from a gold article, or None."""
     for rank, doc in enumerate(ranked_doc_ids, 1):
@@ -178,10 +233,11 @@ class KeptGenerations:
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return int(self.inner.prompt_tokens(messages))
 
-    def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[Any]:
+    def stream(self, messages: list[dict[str, str]], max_tokens: int, grammar: str | None = None) -> Iterator[Any]:
         from .generation import Usage
 
-        key = hashlib.sha256(json.dumps([self._salt, messages, max_tokens], ensure_ascii=False).encode()).hexdigest()
+        keyed: list[Any] = [self._salt, messages, max_tokens] + ([grammar] if grammar else [])  # without a grammar, the keys of earlier runs
+        key = hashlib.sha256(json.dumps(keyed, ensure_ascii=False).encode()).hexdigest()
         if (kept := self._kept.get(key)) is not None:
             self.hits += 1
             for piece in kept:
@@ -189,7 +245,7 @@ class KeptGenerations:
             return
         self.misses += 1
         pieces: list[Any] = []
-        for piece in self.inner.stream(messages, max_tokens):
+        for piece in self.inner.stream(messages, max_tokens, grammar) if grammar else self.inner.stream(messages, max_tokens):
             pieces.append([piece.prompt_tokens, piece.completion_tokens] if isinstance(piece, Usage) else piece)
             yield piece
         self._kept[key] = pieces  # only a generation run to its end is kept (one closed early is not)
@@ -226,8 +282,13 @@ def run(settings: Settings, questions: list[Question], retrieval_only: bool, pro
         for q, r in tqdm(list(zip(questions, results, strict=True)), desc="answering", file=sys.stderr, disable=not progress):
             answer = assistant.ask(q.question, q.history)
             cited = [c.text for c in answer.citations]
+            quote = answer.quote.text if answer.quote is not None else ""
             r.update({
                 "answer": answer.answer, "draft": answer.draft, "refused": answer.refused,
+                "f1": round(token_f1(answer.answer, q.answers, q.language), 3) if q.answerable and not answer.refused else (None if not q.answerable else 0.0),
+                "exact": exact_match(answer.answer, q.answers, q.language) if q.answerable and not answer.refused else (None if not q.answerable else False),
+                "quote": quote,
+                "quote_holds": quote_holds(quote, q.evidence) if q.answerable else None,
                 "answer_language": answer.language,
                 "correct": (not answer.refused and answer_correct(answer.answer, q.answers, q.language)) if q.answerable else answer.refused,
                 "citations": [{"n": c.n, "doc_id": c.doc_id, "supported": c.supported, "quote": c.quote} for c in answer.citations],
@@ -237,6 +298,8 @@ def run(settings: Settings, questions: list[Question], retrieval_only: bool, pro
                 "top_score": round(answer.passages[0].score, 3) if answer.passages else None,
                 "evidence_in_prompt": evidence_shown([p.text for p in answer.passages], q.evidence) if q.answerable else None,
                 **{k: v for k, v in answer.to_json()["timings"].items()},
+                "quote_ms": answer.timings.quote_ms,
+                "doubt": answer.doubt,
             })
     return {"results": results, "summary": summarize(results, retrieval_only)}
 
@@ -260,12 +323,17 @@ def summarize(results: list[dict[str, Any]], retrieval_only: bool) -> dict[str, 
         if not retrieval_only:
             unanswerable = [r for r in rows if not r["answerable"]]
             s["accuracy"] = _mean([float(r["correct"]) for r in answerable])
+            s["f1"] = _mean([float(r["f1"]) for r in answerable if r.get("f1") is not None])
+            s["exact_match"] = _mean([float(r["exact"]) for r in answerable if r.get("exact") is not None])
+            s["quote_precision"] = _mean([float(bool(r.get("quote_holds"))) for r in answerable if "quote_holds" in r])
             s["refusal_rate"] = _mean([float(r["refused"]) for r in unanswerable])
             s["false_refusal_rate"] = _mean([float(r["refused"]) for r in answerable])
+            s["selective_accuracy"] = _mean([float(r["correct"]) for r in answerable if not r["refused"]])  # of the answers given
             s["citation_precision"] = _mean([r["citation_precision"] for r in answerable if r.get("citation_precision") is not None])
             s["citation_recall"] = _mean([r["citation_recall"] for r in answerable if r.get("citation_recall") is not None])
             s["evidence_in_prompt"] = _mean([float(bool(r.get("evidence_in_prompt"))) for r in answerable])
             s["faithfulness"] = _mean([r["faithfulness"] for r in rows if r.get("faithfulness") is not None])
+            s["quote_p50_ms"] = round(percentile([r["quote_ms"] for r in rows if r.get("quote_ms") is not None], 50))
             s["ttft_p50_ms"] = round(percentile([r["ttft_ms"] for r in rows], 50))
             s["ttft_p90_ms"] = round(percentile([r["ttft_ms"] for r in rows], 90))
             s["total_p50_ms"] = round(percentile([r["total_ms"] for r in rows], 50))
@@ -274,6 +342,19 @@ def summarize(results: list[dict[str, Any]], retrieval_only: bool) -> dict[str, 
             s["prompt_tokens_p50"] = round(statistics.median(generated)) if generated else 0
         summary[name] = s
     return summary
+
+
+def risk_coverage(results: list[dict[str, Any]], points: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)) -> list[tuple[float, float, float]]:
+    """Answers kept from least doubt up (rag.refusal): at each share of the answered questions kept,
+    the accuracy of those kept (an unanswerable question answered counts as wrong) and the doubt
+    where the cut falls. Questions refused before the doubt is known, or without one, are left out."""
+    rows = sorted((r for r in results if r.get("doubt") is not None and not r.get("refused")), key=lambda r: r["doubt"])
+    out = []
+    for share in points:
+        kept = rows[: max(1, round(share * len(rows)))] if rows else []
+        if kept:
+            out.append((share, sum(bool(r["correct"]) and r["answerable"] for r in kept) / len(kept), kept[-1]["doubt"]))
+    return out
 
 
 def _fmt(v: Any) -> str:
@@ -300,7 +381,7 @@ def report_markdown(data: dict[str, Any], settings: Settings, retrieval_only: bo
                 m = s[group][mode]
                 lines.append(f"| {group} | {mode} | {m['r@1']:.2f} | {m['r@3']:.2f} | {m['r@5']:.2f} | {m['mrr']:.3f} |")
     if not retrieval_only:
-        cols = ["n", "accuracy", "evidence_in_prompt", "refusal_rate", "false_refusal_rate", "citation_precision", "citation_recall", "faithfulness", "ttft_p50_ms", "ttft_p90_ms", "total_p50_ms", "total_p90_ms", "prompt_tokens_p50"]
+        cols = ["n", "accuracy", "f1", "exact_match", "quote_precision", "evidence_in_prompt", "refusal_rate", "false_refusal_rate", "selective_accuracy", "citation_precision", "citation_recall", "faithfulness", "quote_p50_ms", "ttft_p50_ms", "ttft_p90_ms", "total_p50_ms", "total_p90_ms", "prompt_tokens_p50"]
         lines += ["", "## Answers", "", "| group | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
         for group in sorted((g for g in s if g.count(":") < 3), key=lambda g: (g != "all", not g.startswith("lang"), g)):
             lines.append(f"| {group} | " + " | ".join(_fmt(s[group].get(c)) for c in cols) + " |")
@@ -310,6 +391,12 @@ def report_markdown(data: dict[str, Any], settings: Settings, retrieval_only: bo
         for r, reason in zip(wrong, why, strict=True):
             lines.append(f"| {r['id']} | {r['language']} | {r['category']} | {r['question']} | {r['answer'].replace('|', '/').replace(chr(10), ' ')} | {reason} |")
         lines += ["", "| why | questions |", "|---|---|", *(f"| {k} | {v} |" for k, v in Counter(why).most_common())]
+        curve = risk_coverage(data["results"])
+        if curve:
+            lines += ["", "## Risk and coverage", "",
+                      "The answers kept from the least doubt up (rag.refusal's fitted probability that the articles do not answer): "
+                      "the share kept, the accuracy of those kept, the doubt where the cut falls.", "",
+                      "| kept | accuracy | doubt at the cut |", "|---|---|---|", *(f"| {c:.0%} | {a:.2f} | {d:.2f} |" for c, a, d in curve)]
     return "\n".join(lines) + "\n"
 
 
@@ -328,7 +415,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
 
     s = data["summary"]
     cats = sorted(k[4:] for k in s if k.startswith("cat:"))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, right, third) = plt.subplots(1, 3, figsize=(17, 4.5))
     width = 0.38
     for offset, lang in ((-width / 2, "ar"), (width / 2, "en")):
         values = []
@@ -346,14 +433,45 @@ def plot(data: dict[str, Any], path: Path) -> None:
     right.set_xlabel("seconds")
     right.set_title("Latency")
     right.legend()
+    for lang in ("ar", "en"):
+        curve = risk_coverage([r for r in data["results"] if r["language"] == lang], tuple(k / 20 for k in range(20, 0, -1)))
+        if curve:
+            third.plot([c for c, _, _ in curve], [1 - a for _, a, _ in curve], marker=".", label=lang)
+    third.set_xlabel("coverage (answers kept, least doubt first)")
+    third.set_ylabel("risk (wrong among kept)")
+    third.set_ylim(0, 1.05)
+    third.set_title("Risk and coverage")
+    if third.get_legend_handles_labels()[0]:
+        third.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 SETS = {"dev": REPO_ROOT / "eval" / "dev.jsonl", "test": REPO_ROOT / "eval" / "test.jsonl"}
+WORK = Path.home() / ".cache" / "rag"  # outside sets' corpora and indexes, kept between runs
+
+
+def question_set(name: str, base: Settings, work: Path | None = None, embedder: Any = None, size: int | None = None) -> tuple[Settings, list[Question]]:
+    """A named set's questions and the settings that answer them: the seed index for dev and test,
+    an index of its own (built or brought up to date here) for an outside set (its usual sample, or
+    `size` questions, 0 for all)."""
+    from . import benchmarks
+
+    if name in SETS:
+        return base, load_questions(SETS[name])
+    if name not in benchmarks.OUTSIDE:
+        raise ValueError(f"unknown question set {name!r}; known: {', '.join([*SETS, *benchmarks.OUTSIDE])}")
+    from . import index as index_mod
+    from .embedding import load_embedder
+
+    corpus, questions = benchmarks.prepare(name, work or WORK, size)
+    settings = base.replace(corpus_dir=corpus, index_dir=corpus.parent / "index", index_backend="faiss")
+    index_mod.build(settings.corpus_dir, settings.index_dir, embedder or load_embedder(settings), settings.embedding_model, settings.chunk_tokens, settings.chunk_overlap)
+    return settings, load_questions(questions)
 TOTALS = ("all", "lang:ar", "lang:en", "lang:ar:cat:follow-up", "lang:en:cat:follow-up", "lang:ar:cat:unanswerable", "lang:en:cat:unanswerable")
-SIDE_BY_SIDE = ("accuracy", "evidence_in_prompt", "citation_precision", "refusal_rate", "false_refusal_rate", "faithfulness", "ttft_p50_ms", "prompt_tokens_p50")
+SIDE_BY_SIDE = ("accuracy", "f1", "exact_match", "quote_precision", "evidence_in_prompt", "citation_precision", "refusal_rate", "false_refusal_rate", "selective_accuracy", "faithfulness",
+                "quote_p50_ms", "ttft_p50_ms", "total_p50_ms", "prompt_tokens_p50")
 
 
 def totals(summary: dict[str, Any]) -> dict[str, Any]:
@@ -364,12 +482,13 @@ def totals(summary: dict[str, Any]) -> dict[str, Any]:
 
 def side_by_side(summaries: dict[str, dict[str, Any]], settings: Settings, seconds: float) -> str:
     """eval/report.md: each set's totals by language, one column per set and language."""
-    columns = [(name, lang) for name in summaries for lang in ("ar", "en")]
+    columns = [(name, lang) for name in summaries for lang in ("ar", "en") if f"lang:{lang}" in summaries[name]]
     lines = [
-        "# Evaluation: dev and test side by side", "",
+        "# Evaluation: the question sets side by side", "",
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, {_cores()} cores; "
         f"embedding {settings.embedding_model}, generator {settings.generator_model}; {seconds / 60:.1f} min (`rag eval`).", "",
-        "dev: the set changes are chosen on (per-question report in dev/report.md). test: frozen, read only as these totals.", "",
+        "dev: the set changes are chosen on (per-question report in dev/report.md). test: frozen, read only as these totals. "
+        "arcd, xquad, xquad_en, arcd_en: outside sets (docs/evaluation.md), each with its report in its folder.", "",
         "| measure | " + " | ".join(f"{name} {lang}" for name, lang in columns) + " |", "|---" * (len(columns) + 1) + "|",
         "| questions | " + " | ".join(_fmt(summaries[n].get(f"lang:{lang}", {}).get("n")) for n, lang in columns) + " |",
     ]
@@ -390,15 +509,17 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     summaries = {}
     generator = _generator(settings, args)
     for name in Settings.split(args.sets):
-        if name not in SETS:
-            raise ValueError(f"unknown question set {name!r}; known: {', '.join(SETS)}")
-        questions = load_questions(SETS[name])
-        data = run(settings, questions, args.retrieval_only, generator=generator)
-        summaries[name] = data["summary"] if name == "dev" else totals(data["summary"])
+        set_settings, questions = question_set(name, settings)
+        if getattr(args, "limit", 0):
+            from .benchmarks import sample
+
+            questions = sample(questions, args.limit)  # evenly spread, as eval/ablation.py --limit
+        data = run(set_settings, questions, args.retrieval_only, generator=generator)
+        summaries[name] = totals(data["summary"]) if name == "test" else data["summary"]
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         suffix = "-retrieval" if args.retrieval_only else ""
-        if name == "dev":
+        if name != "test":
             (folder / f"results{suffix}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
             (folder / f"report{suffix}.md").write_text(report_markdown(data, settings, args.retrieval_only, time.time() - started), encoding="utf-8")
             if not args.retrieval_only:

@@ -95,7 +95,7 @@ def test_the_test_set_is_reported_as_totals_only(tmp_path, monkeypatch) -> None:
 
     from rag import evaluation
 
-    def fake_run(settings, questions, retrieval_only, progress=True, generator=None):
+    def fake_run(settings, questions, retrieval_only, progress=True, generator=None, embedder=None):
         results = [{"id": q.id, "language": q.language, "category": q.category, "question": q.question, "answerable": q.answerable,
                     "answer": "x", "refused": not q.answerable, "correct": q.id.endswith(("1", "3")), "evidence_in_prompt": True,
                     "citation_precision": 1.0, "citation_recall": 1.0, "faithfulness": 1.0, "ttft_ms": 1, "total_ms": 2, "prompt_tokens": 3,
@@ -130,50 +130,92 @@ def test_failure_reasons() -> None:
     assert "English" in failure_reason({**base, "language": "en"})
 
 
-def test_arcd_becomes_a_corpus_and_a_question_set(tmp_path) -> None:
+def _squad(path, articles) -> None:
     import json
-    import sys
-
-    from rag.documents import load_corpus
-    from rag.evaluation import REPO_ROOT
-
-    sys.path.insert(0, str(REPO_ROOT / "eval"))
-    import arcd
 
     def qa(n: int, text: str) -> dict:
         return {"id": str(n), "question": f"سؤال {n}؟", "answers": [{"text": text, "answer_start": 0}, {"text": text, "answer_start": 0}]}
 
+    path.write_text(json.dumps({"data": [{"title": title, "paragraphs": [{"context": context, "qas": [qa(n, span) for n, span in qas]}]}
+                                         for title, context, qas in articles]}, ensure_ascii=False), encoding="utf-8")
+
+
+def test_a_squad_file_becomes_a_corpus_and_a_question_set(tmp_path) -> None:
+    from rag import benchmarks
+    from rag.documents import load_corpus
+
     source = tmp_path / "arcd.json"
-    source.write_text(json.dumps({"data": [
-        {"title": "مصر", "paragraphs": [{"context": "مصر دولة عربية. عاصمتها القاهرة.", "qas": [qa(1, "(القاهرة،"), qa(2, "دولة عربية")]}]},
-        {"title": "توحد", "paragraphs": [{"context": "التوحد اضطراب نمائي.", "qas": [qa(3, "اضطراب نمائي."), qa(4, "نمائي")]}]},
-    ]}, ensure_ascii=False), encoding="utf-8")
-    questions = load_questions(arcd.prepare(source, tmp_path / "work", 2))
-    assert [q.id for q in questions] == ["arcd-1", "arcd-3"]  # evenly spread
-    assert len(load_questions(arcd.prepare(source, tmp_path / "all", 0))) == 4
-    assert questions[0].answers == [["القاهرة"]] and questions[0].doc_ids == ["arcd_000"]  # punctuation around the span dropped, duplicates too
-    docs, skipped = load_corpus(tmp_path / "work" / "corpus")
+    _squad(source, [("مصر", "مصر دولة عربية. عاصمتها القاهرة.", [(1, "(القاهرة،"), (2, "دولة عربية")]),
+                    ("توحد", "التوحد اضطراب نمائي.", [(3, "اضطراب نمائي."), (4, "نمائي")])])
+    entries = benchmarks.squad_questions(source, "arcd", "ar")
+    chosen = benchmarks.sample(entries, 2)
+    assert [q["id"] for q in chosen] == ["arcd-1", "arcd-3"] and len(benchmarks.sample(entries, 0)) == 4  # evenly spread
+    assert chosen[0]["answers"] == [["القاهرة"]] and chosen[0]["doc_ids"] == ["arcd_000"]  # punctuation around the span dropped, duplicates too
+    benchmarks.write_corpus(source, tmp_path / "corpus", "arcd")
+    docs, skipped = load_corpus(tmp_path / "corpus")
     assert not skipped and [d.title for d in docs] == ["مصر - ويكيبيديا", "توحد - ويكيبيديا"]  # a one-word title is not taken for chrome
     assert "عاصمتها القاهرة" in docs[0].text
-    assert arcd.token_f1("عاصمتها القاهرة [1]", ["القاهرة"]) == pytest.approx(2 / 3)
-    assert arcd.token_f1("القاهرة", ["القاهرة", "مدينة القاهرة"]) == 1.0 and arcd.token_f1("الجيزة", ["القاهرة"]) == 0.0
+
+
+def test_parallel_english_questions_keep_the_arabic_spans_as_evidence(tmp_path) -> None:
+    from rag import benchmarks
+
+    arabic, english = tmp_path / "ar.json", tmp_path / "en.json"
+    _squad(arabic, [("مصر", "عاصمتها القاهرة.", [(1, "القاهرة")])])
+    _squad(english, [("Egypt", "Its capital is Cairo.", [(1, "Cairo")])])
+    q = benchmarks.squad_questions(english, "xquad", "en", evidence_from=arabic)[0]
+    assert q["language"] == "en" and q["answers"] == [["Cairo"]] and q["evidence"] == ["القاهرة"] and q["doc_ids"] == ["xquad_000"]
+
+
+def test_the_shared_outside_sets_are_what_their_readmes_say() -> None:
+    from rag import benchmarks
+
+    for name, size in (("arcd", 702), ("xquad", 612), ("xquad_en", 612)):
+        o = benchmarks.OUTSIDE[name]
+        entries = benchmarks.squad_questions(o.questions_from, o.corpus, o.language, o.source if o.questions_from != o.source else None)
+        assert len(entries) == size and len(benchmarks.sample(entries, o.sample)) == o.sample
+    ar = benchmarks.sample(benchmarks.squad_questions(benchmarks.OUTSIDE["xquad"].source, "xquad", "ar"), 100)
+    en = benchmarks.sample(benchmarks.squad_questions(benchmarks.OUTSIDE["xquad_en"].questions_from, "xquad", "en", benchmarks.OUTSIDE["xquad"].source), 100)
+    assert [q["id"] + "-en" for q in ar] == [q["id"] for q in en]  # the same questions in both languages
+    assert all(q["evidence"] == a["answers"][0] for q, a in zip(en, ar, strict=True))
+
+
+@pytest.mark.parametrize(("answer", "groups", "language", "f1"), [
+    ("عاصمتها القاهرة [1]", [["القاهرة"]], "ar", 2 / 3),
+    ("القاهرة", [["القاهرة", "مدينة القاهرة"]], "ar", 1.0),
+    ("الجيزة", [["القاهرة"]], "ar", 0.0),
+    ("Yuri Ushakov (يوري أوشاكوف) [1]", [["Ushakov", "أوشاكوف"]], "en", 2 / 3),  # the Arabic beside a name is a gloss, not a claim
+    ("the national anthem", [["national anthem"]], "en", 1.0),  # articles do not count
+    ("أوشاكوف باتروشيف", [["أوشاكوف"], ["باتروشيف"]], "ar", 1.0),  # every group, joined
+    ("أوشاكوف", [["أوشاكوف"], ["باتروشيف"]], "ar", 2 / 3),
+    ("", [["القاهرة"]], "ar", 0.0),
+])
+def test_token_f1(answer: str, groups: list[list[str]], language: str, f1: float) -> None:
+    from rag.evaluation import token_f1
+
+    assert token_f1(answer, groups, language) == pytest.approx(f1)
+
+
+def test_exact_match_and_quote_holds() -> None:
+    from rag.evaluation import exact_match, quote_holds
+
+    assert exact_match("القاهرة.", [["القاهرة"]]) and exact_match("The Cairo [1]", [["Cairo"]], "en") and not exact_match("مدينة القاهرة", [["القاهرة"]])
+    assert quote_holds("وعاصمتها القاهرة منذ قرون.", ["القاهرة"]) and quote_holds("عاصمتها", ["وعاصمتها القاهرة"]) and not quote_holds("الجيزة", ["القاهرة"])
+    assert not quote_holds("", ["القاهرة"])
 
 
 def test_english_arcd_questions_match_the_benchmark() -> None:
     """Each English question is an ARCD question put into English: its id, article and gold spans are the benchmark's,
     and it is judged by English answers only (an English answer quoting the Arabic span does not count)."""
     import json
-    import sys
 
-    from rag.evaluation import REPO_ROOT
+    from rag import benchmarks
 
-    sys.path.insert(0, str(REPO_ROOT / "eval"))
-    import arcd
-
-    data = json.loads(arcd.DEFAULT_SOURCE.read_text(encoding="utf-8"))["data"]
+    o = benchmarks.OUTSIDE["arcd_en"]
+    data = json.loads(o.source.read_text(encoding="utf-8"))["data"]
     asked = {f"arcd-{qa['id']}": (f"arcd_{number:03d}", paragraph["context"], qa) for number, article in enumerate(data)
              for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
-    english = load_questions(arcd.ENGLISH)
+    english = load_questions(o.questions_from)
     assert len(english) >= 40 and len({q.id for q in english}) == len(english)
     for q in english:
         doc_id, context, qa = asked[q.id.removesuffix("-en")]
