@@ -1,4 +1,7 @@
-"""The `rag` command line: models, index, search, ask, eval, settings, serve.
+"""The `rag` command line: models, index, search, ask, chat, eval, settings, serve.
+
+`ask` and `chat` go to a running `rag serve` when one answers on the
+configured address (rag.client), and load the models themselves otherwise.
 
 Library errors (RagError) are printed as one line on stderr with exit code
 2; nothing else is caught, so a bug still shows its traceback.
@@ -10,11 +13,14 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import RagError
 from .settings import Settings
+
+log = logging.getLogger("rag")
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -76,39 +82,138 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    from .answering import Answer, Reading, Token, load_assistant
-
+def _asker(args: argparse.Namespace) -> Callable[[str, list[dict[str, str]]], Iterator[Any]]:
+    """Where questions go: to `rag serve` when one answers on the configured address (not with --local,
+    nor with an --index or --corpus of the command's own), else to an assistant loaded here, once."""
     settings = _settings(args)
-    history = _read_history(args.history) if args.history else []
-    assistant = load_assistant(settings)
+    if not getattr(args, "local", False) and not (args.index or getattr(args, "corpus", None)):
+        from .client import Remote
+
+        remote = Remote(settings)
+        if remote.available():
+            log.info("answering through the server at %s", remote.url)
+            return remote.stream
+        log.info("no server answers at %s: answering in process", remote.url)
+    else:
+        log.info("answering in process")
+    from .answering import load_assistant
+
+    return load_assistant(settings).stream
+
+
+def _rtl(text: str) -> str:
+    """Text with a right-to-left mark before each Arabic line, for terminals that lay out bidirectional text."""
+    from .text import detect_language
+
+    return "\n".join("\u200f" + line if line and detect_language(line) == "ar" else line for line in text.split("\n"))
+
+
+def _show(events: Iterator[Any], json_out: bool) -> Any:
+    """Print an answer's events as they come (the quote first, then the streamed answer); the Answer."""
+    from .answering import Answer, Quote, Reading, Token
+
     answer: Answer | None = None
     streamed = ""
-    for event in assistant.stream(args.question, history):
-        if isinstance(event, Reading) and not args.json:  # the prompt takes seconds: say what the model is reading meanwhile
+    for event in events:
+        if isinstance(event, Quote) and not json_out:  # the sentence the answer comes from, before the model runs
+            print(_rtl(f"«{event.text}»") + f"\n  — {event.title} ({event.date or 'no date'})\n", flush=True)
+        elif isinstance(event, Reading) and not json_out and len(event.passages) > 1:  # the prompt takes seconds: say what the model is reading meanwhile
             articles = "; ".join(f"{title} ({date or 'no date'})" for title, date in event.articles)
             print(f"(reading {len(event.passages)} passages: {articles})", file=sys.stderr, flush=True)
         elif isinstance(event, Token):
             streamed += event.text
-            if not args.json:
+            if not json_out:
                 print(event.text, end="", flush=True)
         elif isinstance(event, Answer):
             answer = event
     assert answer is not None
-    if args.json:
+    if json_out:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
-        return 0
+        return answer
     print()
     if streamed.strip() != answer.answer.strip():  # withdrawn after it began (a loop, the refusal marker late): the answer is this
         print(answer.answer)
-    if answer.citations:
-        print("\nSources:")
-        for c in answer.citations:
-            mark = "" if c.supported else "  (not verified)"
-            print(f"[{c.n}] {c.title} ({c.date or 'no date'}) {c.doc_id}{mark}\n    «{c.quote}»")
+    if answer.thin:  # the evidence may not answer: the reader checks the quote
+        print("(thin evidence: the quote may not answer this)")
+    if answer.refused and answer.quote is not None:  # the closest the articles come
+        q = answer.quote
+        print(_rtl(f"Closest: «{q.text}»") + f"\n  — {q.title} ({q.date or 'no date'})")
+    return answer
+
+
+def _sources(answer: Any, whole: bool = False) -> None:
+    """The answer's sources: article, and the quote with its phrase marked (`whole`: the cited passage around it)."""
+    if not answer.citations:
+        return
+    print("\nSources:")
+    for c in answer.citations:
+        mark = "" if c.supported else "  (not verified)"
+        quote = c.quote
+        if answer.quote is not None and answer.quote.n == c.n and answer.quote.phrase:
+            quote = marked(answer.quote.text, answer.quote.phrase_start or 0, answer.quote.phrase_end or 0, sys.stdout.isatty())
+        if whole and c.text:
+            quote = c.text[: c.start] + quote + c.text[c.end :]
+        print(f"[{c.n}] {c.title} ({c.date or 'no date'}) {c.doc_id}{mark}\n" + _rtl(f"    «{quote}»"))
+
+
+def _timings(answer: Any) -> str:
     t = answer.timings
-    print(f"\n(retrieval {t.retrieve_ms:.0f} ms, first token {t.ttft_ms / 1000:.1f} s, total {t.total_ms / 1000:.1f} s, prompt {t.prompt_tokens} tokens)", file=sys.stderr)
+    quote_at = f"quote {t.quote_ms / 1000:.1f} s, " if t.quote_ms is not None else ""
+    return f"(retrieval {t.retrieve_ms:.0f} ms, {quote_at}first token {t.ttft_ms / 1000:.1f} s, total {t.total_ms / 1000:.1f} s, prompt {t.prompt_tokens} tokens)"
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    history = _read_history(args.history) if args.history else []
+    answer = _show(_asker(args)(args.question, history), args.json)
+    if not args.json:
+        _sources(answer)
+        print("\n" + _timings(answer), file=sys.stderr)
     return 0
+
+
+CHAT_HELP = "Ask in Arabic or English. /new starts a new conversation, /sources shows the last answer's passages, /quit ends."
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """A conversation in the terminal: each answer streamed, its sources after it, follow-ups carrying the history."""
+    ask = _asker(args)
+    history: list[dict[str, str]] = []
+    last = None
+    print(CHAT_HELP, flush=True)
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            continue
+        if question in ("/quit", "/exit", "/q"):
+            return 0
+        if question == "/new":
+            history, last = [], None
+            print("(new conversation)")
+            continue
+        if question == "/sources":
+            if last is None:
+                print("(no answer yet)")
+            else:
+                _sources(last, whole=True)
+            continue
+        try:
+            last = _show(ask(question, history), False)
+        except RagError as exc:  # a bad question or a busy server ends the turn, not the conversation
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            continue
+        _sources(last)
+        print(_timings(last), file=sys.stderr, flush=True)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": last.answer}]
+
+
+def marked(text: str, start: int, end: int, terminal: bool) -> str:
+    """Text with [start, end) marked: bold and underlined on a terminal, in ⟦ ⟧ otherwise."""
+    left, right = ("\x1b[1;4m", "\x1b[0m") if terminal else ("⟦", "⟧")
+    return text[:start] + left + text[start:end] + right + text[end:]
 
 
 def _read_history(path: str) -> list[dict[str, str]]:
@@ -187,19 +292,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ask", help="answer a question with citations")
+    p = sub.add_parser("ask", help="answer a question with citations (through a running `rag serve` when there is one)")
     p.add_argument("question")
     p.add_argument("--history", help="JSON file: list of {role, content}")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--local", action="store_true", help="answer in this process even when a server is running")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="evaluate on the dev and test sets (eval/dev.jsonl, eval/test.jsonl), side by side")
-    p.add_argument("--sets", default="dev,test", help="which of dev, test (default: both); the test set reports totals only")
+    p = sub.add_parser("chat", help="a conversation in the terminal: follow-ups, /new, /sources, /quit")
+    p.add_argument("--local", action="store_true", help="answer in this process even when a server is running")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="evaluate on the dev and test sets and the outside sets (ARCD, XQuAD), side by side")
+    p.add_argument("--sets", default="dev,test,arcd,xquad,xquad_en",
+                   help="which of dev, test, arcd, arcd_en, xquad, xquad_en (default: all but arcd_en); the test set reports totals only")
     p.add_argument("--questions", default=None, help="another question set instead (full report)")
     p.add_argument("--out", default=None, help="report folder (default: eval/; eval/custom/ with --questions)")
     p.add_argument("--retrieval-only", action="store_true")
     p.add_argument("--generations", default=None, help="file keeping each generation by its prompt; a prompt found there is not generated again")
-    p.add_argument("--limit", type=int, default=0, help="first N questions only")
+    p.add_argument("--limit", type=int, default=0, help="N questions of each set, evenly spread (with --questions: the first N)")
     p.add_argument("--ids", default="", help="comma-separated question ids")
     p.set_defaults(func=cmd_eval)
 

@@ -72,20 +72,7 @@ def app_process(env: dict[str, str], timeout: float = 180) -> Iterator[str]:
 
 
 def sse_events(lines: Iterator[str]) -> list[tuple[str, Any]]:
-    """(event, parsed data) pairs of a server-sent event stream."""
-    import json
+    """(event, parsed data) pairs of a server-sent event stream, read as the CLI reads them."""
+    from rag.client import sse_events as events
 
-    events: list[tuple[str, Any]] = []
-    event, data = "message", ""
-    for line in lines:
-        if line == "":
-            if data:
-                events.append((event, json.loads(data)))
-            event, data = "message", ""
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data += line[5:].strip()
-    if data:
-        events.append((event, json.loads(data)))
-    return events
+    return list(events(lines))
