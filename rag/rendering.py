@@ -87,7 +87,9 @@ def arabic_of(question: str, glossary: dict[str, str]) -> str:
     """The Arabic of what an English question names, as the quote writes it: the glossary's names
     whose English spelling the question holds, and the Arabic names of the months it names.
     (A phrase the question holds is no answer; the question and the quote share no script.)"""
-    asked = {w.casefold() for w in re.findall(r"[A-Za-z][\w'-]*", question)}
+    tokens = re.findall(r"[A-Za-z][\w'-]*", question)
+    # "the Austin-Shoigu call", "Sullivan's talks": each name of a compound or a possessive is named too
+    asked = {w.casefold() for t in tokens for w in (t, *re.split(r"[-']", t)) if w}
     out = [arabic for arabic, english in glossary.items() if any(w.casefold() in asked for w in english.split())]
     english_months = {name.casefold(): number for name, number in month_names().items() if name.isascii()}
     wanted = {english_months[w] for w in asked if w in english_months}

@@ -124,6 +124,12 @@ def test_what_an_english_question_names_is_found_in_arabic() -> None:
     assert not any("سوليفان" in p for p in kinds.phrases("who", SULLIVAN, held))
 
 
+def test_names_joined_in_a_compound_or_a_possessive_are_found() -> None:
+    glossary = {"أوستن": "Austin", "شويغو": "Shoigu", "سوليفان": "Sullivan", "جون كيربي": "John Kirby"}
+    arabic = rendering.arabic_of("Who spoke of the Austin-Shoigu call after Sullivan's talks?", glossary).split()
+    assert {"أوستن", "شويغو", "سوليفان"} <= set(arabic) and "كيربي" not in arabic
+
+
 @pytest.mark.parametrize(("phrase", "english"), [("شهرين", "two months"), ("لعدة ساعات", "several hours"), ("الأربعة", "four")])
 def test_durations_and_number_words_by_table(phrase: str, english: str) -> None:
     assert rendering.by_lookup(phrase, {}) == english
