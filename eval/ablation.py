@@ -45,7 +45,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "followup_join": {"ablate": "followup_join"},
     "glossary": {"ablate": "glossary"},
     "refusal_threshold": {"refusal_threshold": 0.0},
-    "+refusal_doubt": {"refusal_doubt": 0.7963},  # rag.refusal.FIT.threshold: a candidate added
+    "refusal_doubt": {"refusal_doubt": 1.0},
+    "refusal_check": {"refusal_check": 1.0},
+    "+refusal_doubt": {"refusal_doubt": 0.7963},  # rag.refusal.FIT.threshold, the fit's own choice on the built pairs
     # mechanisms of the passages design, measured within it
     "passages-completion": {"answer_step": "passages", "ablate": "completion"},
     "passages-focus_sentence": {"answer_step": "passages", "focus_sentence": False},
@@ -68,7 +70,9 @@ DOC = {
     "glossary": "English answers without the names' looked-up spellings",
     "repeat_retry": "(removed) a copied phrase that only repeats the question's words copied again, away from them",
     "refusal_threshold": "no refusal below a best-sentence similarity (0)",
-    "+refusal_doubt": "added: refusal at the fitted doubt's threshold (rag.refusal, fitted on built unanswerable questions)",
+    "refusal_doubt": "no refusal on the fitted doubt (refusal_doubt=1)",
+    "refusal_check": "a doubtful quote answer is given without asking the passages design whether it refuses (refusal_check=1)",
+    "+refusal_doubt": "refusal from a lower doubt: the threshold the fit chose on the built unanswerable questions (0.7963)",
     "naming": "the quoting path for who/what-is questions (removed)",
     "yes_no": "yes/no rule, opening and replacement of a bare yes/no (removed)",
     "loop_stop": "the loop stopper (removed)",

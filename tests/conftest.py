@@ -104,7 +104,11 @@ def corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, corpus: Path) -> Settings:
-    return Settings.load({"corpus_dir": corpus, "index_dir": tmp_path / "index", "model_dir": tmp_path / "models"}, environ={})
+    """Default settings over the test corpus, except the fitted refusal and its check: their weights are
+    for the real embedding model's similarities, not the fake one's (tests/test_refusal.py sets them where
+    they are tested)."""
+    return Settings.load({"corpus_dir": corpus, "index_dir": tmp_path / "index", "model_dir": tmp_path / "models", "refusal_doubt": 1.0,
+                          "refusal_check": 1.0}, environ={})
 
 
 @pytest.fixture

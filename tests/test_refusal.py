@@ -48,6 +48,54 @@ def test_every_answer_reports_its_doubt_and_a_doubt_threshold_refuses_before_the
     assert not lenient.ask(question).refused
 
 
+def _written_refuses(messages) -> str:
+    """A model that refuses in the passages design and copies as asked from a quote."""
+    from conftest import well_behaved
+
+    from rag.prompting import NOT_FOUND
+
+    return NOT_FOUND if any(line.startswith("[1] ") for line in messages[-1]["content"].splitlines()) else well_behaved(messages)
+
+
+def _passages_asked(generator) -> bool:
+    return any(line.startswith("[1] ") for call in generator.calls for line in call[-1]["content"].splitlines())
+
+
+def test_a_doubtful_answer_is_given_only_if_the_written_answer_does_not_refuse(settings, fake_index, fake_embedder) -> None:
+    from conftest import FakeGenerator, well_behaved
+
+    from rag.answering import REFUSALS, Answer, Assistant
+    from rag.quoting import Quote
+
+    question = "ماذا طلب أوستن من شويغو؟"
+    checked = Assistant(settings.replace(refusal_threshold=0.1, refusal_check=0.0), fake_index, fake_embedder, FakeGenerator(_written_refuses))
+    events = list(checked.stream(question))
+    answer = events[-1]
+    assert isinstance(events[0], Quote) and isinstance(answer, Answer)  # the quote is shown before the check
+    assert answer.refused and answer.answer == REFUSALS["ar"] and answer.quote is not None and _passages_asked(checked.generator)
+    # the written answer does not refuse: the quote's phrase is the answer
+    kept = Assistant(settings.replace(refusal_threshold=0.1, refusal_check=0.0), fake_index, fake_embedder, FakeGenerator(well_behaved)).ask(question)
+    assert not kept.refused and kept.quote is not None and kept.quote.phrase and kept.citations[0].n == kept.quote.n
+    # below the check's doubt nothing is checked
+    unchecked = Assistant(settings.replace(refusal_threshold=0.1, refusal_check=min(1.0, answer.doubt + 0.01)), fake_index, fake_embedder, FakeGenerator(_written_refuses))
+    assert not unchecked.ask(question).refused and not _passages_asked(unchecked.generator)
+
+
+def test_the_warm_up_reads_the_checks_system_messages_when_it_checks(settings, fake_index, fake_embedder) -> None:
+    from conftest import FakeGenerator, well_behaved
+
+    from rag import prompting
+    from rag.answering import Assistant
+
+    def systems(check: float) -> set[str]:
+        a = Assistant(settings.replace(refusal_check=check), fake_index, fake_embedder, FakeGenerator(well_behaved))
+        a.warm()
+        return {call[0]["content"] for call in a.generator.calls}
+
+    written = {prompting.answer_messages("?", [])[0]["content"], prompting.answer_messages("?", [], names={})[0]["content"]}
+    assert written <= systems(0.5) and not written & systems(1.0)
+
+
 def test_risk_and_coverage_keep_the_least_doubtful_answers_first() -> None:
     from rag.evaluation import risk_coverage
 
