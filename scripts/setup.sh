@@ -5,7 +5,7 @@
 # index of seeds/ when none exists. Safe to run again: each step is skipped
 # or quick when already done.
 #   scripts/setup.sh          set up for running the app
-#   scripts/setup.sh --test   also the test tools (Chromium for browser tests, the small test model)
+#   scripts/setup.sh --test   also the test tools (Chromium for browser tests, tmux for the terminal test, the small test model)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_tests=0
@@ -34,11 +34,14 @@ echo "== models"
 .venv/bin/rag models fetch
 if [ $want_tests = 1 ]; then
   .venv/bin/rag models fetch smollm2-135m-instruct-q4_1
-  if [ ! -x /usr/bin/chromium ]; then
-    echo "== installing Chromium (browser tests)"
+  missing=""
+  [ -x /usr/bin/chromium ] || missing="$missing chromium"  # the browser tests
+  command -v tmux >/dev/null || missing="$missing tmux"  # the terminal test of rag chat
+  if [ -n "$missing" ]; then
+    echo "== installing$missing (test tools)"
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
   fi
 fi
 
