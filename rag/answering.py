@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Generator as Steps
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -455,19 +454,22 @@ class Assistant:
         return Assistant._Turn(self)
 
 
-def load_assistant(settings: Settings, generator: Generator | None = None) -> Assistant:
-    """An Assistant over the built index, with the embedding model the index names."""
+def load_assistant(settings: Settings, generator: Generator | None = None, warm_names: bool = True) -> Assistant:
+    """An Assistant over the built index, with the embedding model the index names.
+
+    `warm_names` loads the English word lists and place names in the background (about 10 s of
+    CPU), for a process that will answer many questions; a one-question command leaves them to
+    the first English question that needs them, since on 2 cores they slow an Arabic answer's
+    first token fivefold (bench/coldstart.py). The two models load one after the other: side by
+    side they took longer there (torch's import holds the interpreter while the GGUF loads)."""
     from . import index as index_mod
     from .embedding import load_embedder
     from .generation import load_generator
 
-    threading.Thread(target=names.warm, name="names-warm", daemon=True).start()
+    if warm_names:
+        threading.Thread(target=names.warm, name="names-warm", daemon=True).start()
     index = index_mod.open_index(settings)
-    # the two models load side by side: torch's import and the embedding model's load overlap the GGUF's (bench/coldstart.py)
-    with ThreadPoolExecutor(2, thread_name_prefix="load") as pool:
-        loading = pool.submit(load_generator, settings) if generator is None else None
-        embedder = load_embedder(settings, index.manifest["embedding_model"])
-        generator = generator or (loading.result() if loading else None)
+    embedder = load_embedder(settings, index.manifest["embedding_model"])
     index_mod.check_model(index, embedder)
-    assert generator is not None
+    generator = generator or load_generator(settings)
     return Assistant(settings, index, embedder, generator)

@@ -82,9 +82,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _asker(args: argparse.Namespace) -> Callable[[str, list[dict[str, str]]], Iterator[Any]]:
+def _asker(args: argparse.Namespace, conversation: bool = False) -> Callable[[str, list[dict[str, str]]], Iterator[Any]]:
     """Where questions go: to `rag serve` when one answers on the configured address (not with --local,
-    nor with an --index or --corpus of the command's own), else to an assistant loaded here, once."""
+    nor with an --index or --corpus of the command's own), else to an assistant loaded here, once
+    (for a `conversation`, with the English word lists warmed in the background)."""
     settings = _settings(args)
     if not getattr(args, "local", False) and not (args.index or getattr(args, "corpus", None)):
         from .client import Remote
@@ -98,7 +99,7 @@ def _asker(args: argparse.Namespace) -> Callable[[str, list[dict[str, str]]], It
         log.info("answering in process")
     from .answering import load_assistant
 
-    return load_assistant(settings).stream
+    return load_assistant(settings, warm_names=conversation).stream
 
 
 def _rtl(text: str) -> str:
@@ -176,7 +177,7 @@ CHAT_HELP = "Ask in Arabic or English. /new starts a new conversation, /sources 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """A conversation in the terminal: each answer streamed, its sources after it, follow-ups carrying the history."""
-    ask = _asker(args)
+    ask = _asker(args, conversation=True)
     history: list[dict[str, str]] = []
     last = None
     print(CHAT_HELP, flush=True)

@@ -369,11 +369,11 @@ def test_rag_ask_prints_the_final_answer_when_it_is_not_what_streamed(assistant,
     import rag.answering
     from rag import cli
 
-    monkeypatch.setattr(rag.answering, "load_assistant", lambda settings: assistant(lambda m: "3" + " 0" * 20 + " NOT_IN_SOURCES"))
+    monkeypatch.setattr(rag.answering, "load_assistant", lambda settings, **_: assistant(lambda m: "3" + " 0" * 20 + " NOT_IN_SOURCES"))
     assert cli.main(["ask", "مع من تحدث سوليفان؟"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("3") and lines[1] == REFUSALS["ar"]  # what streamed, then the answer that replaced it
-    monkeypatch.setattr(rag.answering, "load_assistant", lambda settings: assistant(_cite_first_passage))
+    monkeypatch.setattr(rag.answering, "load_assistant", lambda settings, **_: assistant(_cite_first_passage))
     assert cli.main(["ask", "مع من تحدث سوليفان؟"]) == 0
     printed = capsys.readouterr()
     assert printed.out.count("سوليفان") >= 1 and printed.out.split("\n")[1] == ""  # streamed once, not repeated

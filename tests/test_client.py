@@ -32,7 +32,7 @@ def served(settings, fake_index, fake_embedder, monkeypatch):
 def _local_is_forbidden(monkeypatch) -> None:
     import rag.answering
 
-    def refuse(settings, generator=None):
+    def refuse(settings, generator=None, **_):
         raise AssertionError("the models were loaded although a server answers")
 
     monkeypatch.setattr(rag.answering, "load_assistant", refuse)
@@ -85,7 +85,7 @@ def test_local_asks_in_process_even_with_a_server(served, settings, fake_index, 
     import rag.answering
 
     mine = Assistant(settings.replace(refusal_threshold=0.1), fake_index, fake_embedder, FakeGenerator(well_behaved))
-    monkeypatch.setattr(rag.answering, "load_assistant", lambda s, generator=None: mine)
+    monkeypatch.setattr(rag.answering, "load_assistant", lambda s, generator=None, **_: mine)
     before = len(assistant.generator.calls)
     assert cli.main(["ask", "--local", "--json", "ماذا طلب أوستن من شويغو؟"]) == 0
     assert json.loads(capsys.readouterr().out)["answer"] and mine.generator.calls and len(assistant.generator.calls) == before
@@ -96,7 +96,7 @@ def test_without_a_server_ask_answers_in_process(settings, fake_index, fake_embe
 
     monkeypatch.setenv("RAG_PORT", str(free_port()))  # nothing listens there
     mine = Assistant(settings.replace(refusal_threshold=0.1), fake_index, fake_embedder, FakeGenerator(well_behaved))
-    monkeypatch.setattr(rag.answering, "load_assistant", lambda s, generator=None: mine)
+    monkeypatch.setattr(rag.answering, "load_assistant", lambda s, generator=None, **_: mine)
     assert cli.main(["ask", "--json", "ماذا طلب أوستن من شويغو؟"]) == 0
     assert json.loads(capsys.readouterr().out)["answer"] and mine.generator.calls
 
