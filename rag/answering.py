@@ -302,6 +302,8 @@ class Assistant:
             fitted = [Passage(1, candidates[0].chunk, (candidates[0].sentence,), candidates[0].similarity)] if candidates else []
             messages = spans.messages(question, [candidates[0].text], found.context, question_type(question) == "yesno", self.settings.span_examples,
                                       self.clause(question)) if candidates else []
+            if messages and self.generator.prompt_tokens(messages) + max(SPAN_TOKENS, self.settings.max_answer_tokens) > self.generator.n_ctx:
+                fitted, messages = [], []  # the question leaves no room for the quote: answering it is a clear error
             return Prepared(question, language, found.context, found.query, found.hits, found.passages, fitted, messages, {}, candidates, found)
         return self._written(question, language, found)
 

@@ -52,7 +52,7 @@ def chat_session(real_index, real_settings):
 
 
 def test_chat_holds_five_turns_with_a_follow_up(chat_session) -> None:
-    turns = ["أين التقى بيرنز بناريشكين؟", "ومتى؟", "Who did Sullivan talk to?", "/sources", "ماذا طلب أوستن من شويغو؟"]
+    turns = ["أين جرت محادثات مديري الاستخبارات؟", "ومتى؟", "Who did Sullivan talk to?", "/sources", "ماذا طلب أوستن من شويغو؟"]
     _wait_for_prompts(chat_session, 1)
     for n, turn in enumerate(turns, 2):
         _tmux("send-keys", "-t", chat_session, "-l", turn)
@@ -64,7 +64,7 @@ def test_chat_holds_five_turns_with_a_follow_up(chat_session) -> None:
     assert len(answers) >= 5, text
     burns, when, sullivan, sources, austin = answers[:5]
     assert "أنقرة" in burns and "Sources:" in burns, burns
-    # the follow-up ("and when?") is answered from an article about Burns, whom the turn before it asked about
+    # the follow-up ("and when?") is answered from an article about the talks of Burns, which the turn before it asked about
     assert BURNS_DOCS and any(doc in when for doc in BURNS_DOCS) and "Sources:" in when, when
     assert "Sullivan" in sullivan or "سوليفان" in sullivan, sullivan
     assert "000_a00ca570afe35320" in sullivan, sullivan  # cited from the Sullivan article

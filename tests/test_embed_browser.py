@@ -48,16 +48,16 @@ def test_widget_on_an_allowed_wiki_answers_with_citations(sites, browser) -> Non
         frame = page.frame_locator("#rag-widget-frame")
         frame.locator("#question").fill("مع من تحدث سوليفان؟")
         frame.locator("#ask").click()
-        reading = frame.locator(".msg.bot .reading")
-        reading.wait_for(timeout=180_000)  # what the model reads, shown while it works
-        read = reading.locator("div").all_inner_texts()
+        quote = frame.locator(".msg.bot .quote").first
+        quote.wait_for(timeout=180_000)  # the sentence the answer comes from, shown first
+        shown = quote.locator(".source").inner_text()
         cite = frame.locator(".msg.bot a.cite").first
         cite.wait_for(timeout=180_000)
         answer = frame.locator(".msg.bot").last
         assert answer.get_attribute("dir") == "rtl" and answer.get_attribute("data-lang") == "ar"
         assert "أوشاكوف" in answer.inner_text()
         cited = answer.locator(".sources summary").first.inner_text()
-        assert read and any(line.split(" · ")[0] in cited for line in read), (read, cited)
+        assert shown.split(" · ")[0].split("] ")[-1] in cited, (shown, cited)  # the quote's article is the cited one
         cite.click()
         opened = frame.locator(".sources details[open]")
         opened.wait_for(timeout=5_000)

@@ -58,7 +58,7 @@ def test_cli_index_search_and_ask(pg_real) -> None:
     asked = _rag(pg_real, "ask", "--json", "Who did Sullivan talk to?")
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
-    assert answer["language"] == "en" and "Ushakov" in answer["answer"]
+    assert answer["language"] == "en" and ("Ushakov" in answer["answer"] or "Patrushev" in answer["answer"])
     assert answer["citations"] and all(c["doc_id"].startswith("000") for c in answer["citations"])
 
 
