@@ -204,9 +204,9 @@ class Assistant:
         Generator protocol, and an OpenAI-compatible server caches the prefix too."""
         self.warming = True
         if self.settings.answer_step == "quote":
-            openings = [spans.messages("?", ["?"], examples=self.settings.span_examples), spans.messages("?", ["?"], yesno=True), rendering.messages("?", "?", {})]
+            openings = [spans.messages("?", "?", examples=self.settings.span_examples), spans.messages("?", "?", yesno=True), rendering.messages("?", "?", {})]
             if self.settings.clause_kinds:
-                openings.append(spans.messages("?", ["?"], clause=True))
+                openings.append(spans.messages("?", "?", clause=True))
             if self.settings.refusal_check < 1.0:  # the check of a doubtful answer asks in the passages design
                 openings += [prompting.answer_messages("?", []), prompting.answer_messages("?", [], names={})]
         else:
@@ -300,7 +300,7 @@ class Assistant:
         if self.settings.answer_step == "quote":
             candidates = self.quotes.rank(question, self.index.sentence_vectors_of([h.row for h in found.hits]), found.hits, found.vector, found.context)
             fitted = [Passage(1, candidates[0].chunk, (candidates[0].sentence,), candidates[0].similarity)] if candidates else []
-            messages = spans.messages(question, [candidates[0].text], found.context, question_type(question) == "yesno", self.settings.span_examples,
+            messages = spans.messages(question, candidates[0].text, found.context, question_type(question) == "yesno", self.settings.span_examples,
                                       self.clause(question)) if candidates else []
             if messages and self.generator.prompt_tokens(messages) + max(SPAN_TOKENS, self.settings.max_answer_tokens) > self.generator.n_ctx:
                 fitted, messages = [], []  # the question leaves no room for the quote: answering it is a clear error

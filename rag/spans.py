@@ -52,10 +52,6 @@ CLAUSE_SYSTEM = (
 )
 YES_NO_SYSTEM = "Answer the question from the sentence with one word: yes or no."
 YES_NO = {"ar": ("نعم", "لا"), "en": ("Yes", "No")}
-SPANS_SYSTEM = (
-    "Copy from the sentences the shortest phrase that answers the question. "
-    "Write only that phrase, exactly as it appears in its sentence."
-)
 
 
 @dataclass(frozen=True)
@@ -148,17 +144,14 @@ def settled(draft: str) -> str:
     return draft.rstrip(EDGE)
 
 
-def messages(question: str, sentences: list[str], context: str = "", yesno: bool = False, examples: bool = False, clause: bool = False) -> list[Message]:
-    """The prompt: the sentence (or a few, numbered), the question (and the earlier question of a follow-up);
+def messages(question: str, sentence: str, context: str = "", yesno: bool = False, examples: bool = False, clause: bool = False) -> list[Message]:
+    """The prompt: the sentence, the question (and the earlier question of a follow-up);
     a yes/no question asks for yes or no."""
-    if len(sentences) == 1:
-        lines = [f"Sentence: {strip_special_tokens(sentences[0])}"]
-    else:
-        lines = ["Sentences:", *(f"{n}. {strip_special_tokens(s)}" for n, s in enumerate(sentences, 1))]
+    lines = [f"Sentence: {strip_special_tokens(sentence)}"]
     if context:
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
     lines.append(f"Question: {strip_special_tokens(question)}")
-    system = YES_NO_SYSTEM if yesno else CLAUSE_SYSTEM if clause else (SPAN_SYSTEM + EXAMPLES if examples else SPAN_SYSTEM) if len(sentences) == 1 else SPANS_SYSTEM
+    system = YES_NO_SYSTEM if yesno else CLAUSE_SYSTEM if clause else SPAN_SYSTEM + EXAMPLES if examples else SPAN_SYSTEM
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
