@@ -21,6 +21,7 @@ bounded number of questions may wait for it.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Generator as Steps
@@ -369,6 +370,8 @@ class Assistant:
                         yield Token(visible[len(shown) :])
                         shown = visible
                 text = rendering.tidy(rendered)
+                if not re.search(r"[A-Za-z0-9]", text):  # the model wrote no English: the Arabic phrase, as copied, is the answer
+                    text = arabic
         if not text:  # nothing copied: the sentence itself is the answer
             text = quote.text
         if phrase is not None:

@@ -154,5 +154,9 @@ def messages(phrase: str, sentence: str, glossary: dict[str, str]) -> list[Messa
 def tidy(text: str) -> str:
     """A rendered phrase as an answer: one line, no quotes or label around it."""
     line = text.strip().splitlines()[0] if text.strip() else ""
-    line = re.sub(r"^(?:English(?: phrase)?|Answer)\s*:\s*", "", line, flags=re.IGNORECASE)
+    while (bare := _LABEL.sub("", line, count=1)) != line:  # "The English phrase is: \"The Arabic phrase is: …"
+        line = bare
     return line.strip().strip("\"'“”«»").strip()
+
+
+_LABEL = re.compile(r"^[\s\"'“”«»]*(?:the )?(?:(?:english|arabic)(?: phrase)?|answer|translation)(?: is)?\s*:\s*", re.IGNORECASE)

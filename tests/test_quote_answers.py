@@ -97,6 +97,17 @@ def test_an_english_phrase_the_tables_cannot_read_is_put_into_english_by_the_mod
     assert "Arabic phrase: " + answer.quote.phrase in a.generator.calls[1][-1]["content"]  # it translates the marked phrase
 
 
+def test_a_rendering_with_no_english_in_it_leaves_the_arabic_phrase(assistant) -> None:
+    def respond(messages):
+        if messages[0]["content"].startswith("Put the Arabic phrase into English"):
+            return 'The English phrase is: "The Arabic phrase is: ' + messages[-1]["content"].split("Arabic phrase: ")[-1]
+        return " ".join(_sentence(messages).split()[3:6])
+
+    answer = assistant(respond).ask("What did Austin urge Shoigu to do?")
+    assert answer.quote is not None and answer.quote.phrase
+    assert answer.answer == f"{answer.quote.phrase} [1]"  # the phrase as copied, not the labels around it
+
+
 def test_a_follow_up_prompt_carries_the_earlier_question(assistant) -> None:
     a = assistant(_words(0, 2))
     a.ask("وماذا طلب منه؟", [{"role": "user", "content": "مع من تحدث أوستن؟"}, {"role": "assistant", "content": "شويغو [1]"}])

@@ -101,6 +101,8 @@ def test_a_phrase_with_a_word_no_table_holds_is_left_to_the_model() -> None:
     prompt = rendering.messages("وقف فوري", "حض أوستن شويغو على وقف فوري لإطلاق النار", {"أوستن": "Austin", "بوتين": "Putin"})
     assert "أوستن = Austin" in prompt[1]["content"] and "Putin" not in prompt[1]["content"]  # only the sentence's names
     assert rendering.tidy('English: "immediate ceasefire"\nmore') == "immediate ceasefire"
+    # labels the model repeats are no part of the answer; what is left may be no English at all
+    assert rendering.tidy('The English phrase is: "The Arabic phrase is: الجمعية الطبية') == "الجمعية الطبية"
 
 
 def test_a_when_question_naming_a_part_of_the_date_gets_the_dates_holding_it() -> None:
