@@ -38,7 +38,7 @@ from .embedding import Embedder
 from .english import EnglishReading
 from .errors import Busy, QuestionError
 from .generation import Generator, Message, Usage
-from .quoting import Candidate, Quote, QuoteRanker, is_identity, question_type
+from .quoting import Candidate, Quote, QuoteRanker, is_identity, is_which, question_type
 from .retrieval import Hit, Passage, Retriever
 from .settings import Settings
 from .store import Index
@@ -323,7 +323,9 @@ class Assistant:
     def clause(self, question: str) -> bool:
         """Whether the question is of a kind a clause of the quote answers (`clause_kinds`)."""
         wanted = Settings.split(self.settings.clause_kinds)
-        return ("identity" in wanted and is_identity(question)) or question_type(question) in wanted
+        if "identity" in wanted and is_identity(question):
+            return True
+        return "which" in wanted if is_which(question) else question_type(question) in wanted
 
     def _from_quote(self, p: Prepared, started: float, retrieve_ms: float, quote_ms: float | None) -> Iterator[Token | Answer]:
         """The answer copied from the quote: the phrase that answers (under the grammar), put into English for an English question."""

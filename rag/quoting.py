@@ -71,6 +71,23 @@ def is_identity(question: str) -> bool:
     return bool(_IDENTITY.match(text)) or (len(text.split()) <= 3 and not re.search(r"[؟?]", text) and detect_language(text) == "ar")
 
 
+# "Which translation…?", "ما المعاهدة التي…؟", "What report…?": a what or which question naming the
+# kind of thing it asks for is answered by a name or a noun phrase, not a clause. Not "ما هو",
+# "ما الذي", "what did": those ask for a description or an event.
+_WHICH = re.compile(
+    r"^(?:و|ف)?(?:(?:إلى|الى|في|من|على|عن|مع|ب|ل)\s*)?(?:أي|أية|أيّ|أيّة|اي|اية)\s+\S"
+    r"|^(?:و|ف)?ما\s+(?!هو|هي|هى|هم|الذي|التي|الذين|اسم|إسم|إذا|اذا|لم|كان|كانت|يكون|تكون|يمكن|يجب|يحدث|حدث)\S"
+    r"|^(?:in |on |at |of |for |to |by |with |from |under |during )?(?:what|which)\s+(?!(?:is|was|are|were|did|does|do|has|have|had|can|could|would|will|should|might|may"
+    r"|caused|happened|made)\b)[a-z]",
+    re.IGNORECASE)
+
+
+def is_which(question: str) -> bool:
+    """A what or which question that names the kind of thing it asks for ("Which treaty…?", "ما المعاهدة التي…؟")."""
+    text = " ".join(question.split())
+    return question_type(text) == "what" and not _IDENTITY.match(text) and bool(_WHICH.search(text))
+
+
 def question_type(question: str) -> str:
     """What a question asks for: when, duration, count, where, who, why, how, yesno, or what (a description: "Who is Ushakov?" too)."""
     text = " ".join(question.split())

@@ -33,7 +33,7 @@ MECHANISMS = ("followup_join", "glossary", "completion")
 # The groups, in the order `rag settings` shows them
 # The comma-separated settings and the items each may name
 KINDS = ("when", "duration", "count", "who", "where")  # what a question may ask for that rag.kinds finds by table and pattern
-CLAUSE_KINDS = ("why", "how", "identity", "what")  # questions a clause answers
+CLAUSE_KINDS = ("why", "how", "identity", "what", "which")  # questions a clause answers
 ITEMS = {"model_sources": ("hub", "pypi"), "ablate": MECHANISMS, "typed_kinds": KINDS, "clause_kinds": CLAUSE_KINDS}
 GROUPS = {
     "data": "articles, index and models",
@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     answer_step: Literal['quote', 'passages'] = Field('quote', json_schema_extra={'group': 'retrieval'}, description="How an answer is made: 'quote' (the sentence ranked first is shown at once, and the generator copies from it the phrase that answers, under a grammar) or 'passages' (the generator writes a cited answer from the best few sentences; the earlier design, kept for measuring).")
     quote_ranking: Literal['fitted', 'similarity'] = Field('fitted', json_schema_extra={'group': 'retrieval'}, description="How the quote is chosen among the retrieved chunks' sentences: 'fitted' (similarity, the chunk's score, the question's words and the kind of answer it asks for, weighed as eval/quotes.py fitted them) or 'similarity' (the embedding similarity alone).")
     typed_kinds: str = Field('when,duration,count,who,where', json_schema_extra={'group': 'retrieval'}, description="Kinds of question (when, duration, count, who, where) whose answer is chosen among the quote's phrases of that kind (dates, numbers, names, places) rather than copied freely from it; comma-separated, empty for none.")
-    clause_kinds: str = Field('why,how,identity,what', json_schema_extra={'group': 'retrieval'}, description="Kinds of question (why, how, identity: who or what someone or something is, what: any other what or which question) answered by a clause of the quote rather than its shortest phrase; comma-separated, empty for none.")
+    clause_kinds: str = Field('why,how,identity,what,which', json_schema_extra={'group': 'retrieval'}, description="Kinds of question (why, how, identity: who or what someone or something is, which: a what or which question naming the kind of thing it asks for, what: any other what question) answered by a clause of the quote rather than its shortest phrase; comma-separated, empty for none.")
     english_answer: Literal['lookup', 'model', 'direct'] = Field('lookup', json_schema_extra={'group': 'english'}, description="How an English question's answer is written once its Arabic phrase is copied: 'lookup' (numbers, dates and names looked up where every word can be, the model for the rest), 'model' (the model puts the phrase into English, given the names' spellings), 'direct' (the model answers in English from the quote, its names annotated).")
     span_examples: bool = Field(False, json_schema_extra={'group': 'retrieval'}, description='The copy prompt shows three worked examples (in its system message, read once).')
     refusal_threshold: float = Field(0.25, ge=0.0, le=1.0, json_schema_extra={'group': 'retrieval'}, description='Below this best sentence similarity the assistant refuses without generating.')

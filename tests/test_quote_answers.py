@@ -200,6 +200,17 @@ def test_clause_kinds_ask_why_how_and_identity_questions_for_a_clause(assistant)
     assert off.generator.calls[0][0]["content"] == spans.SPAN_SYSTEM
 
 
+def test_which_questions_get_a_clause_unless_left_out_of_clause_kinds(assistant) -> None:
+    treaty = "ما المعاهدة التي يناقش الجانبان استئناف عمليات التفتيش بموجبها؟"
+    default = assistant(_words(0, 2))
+    default.ask(treaty)
+    assert default.generator.calls[0][0]["content"] == spans.CLAUSE_SYSTEM
+    short = assistant(_words(0, 2), clause_kinds="why,how,identity,what")
+    short.ask(treaty)
+    short.ask("ماذا طلب أوستن من شويغو؟")  # another what question keeps its clause
+    assert [call[0]["content"] for call in short.generator.calls] == [spans.SPAN_SYSTEM, spans.CLAUSE_SYSTEM]
+
+
 def test_span_examples_sit_in_the_system_message(assistant) -> None:
     a = assistant(_words(0, 2), span_examples=True, clause_kinds="")
     a.ask("ماذا طلب أوستن من شويغو؟")

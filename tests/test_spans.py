@@ -4,7 +4,7 @@ question asks for, locating a copied phrase, English by lookup, the question's k
 import pytest
 
 from rag import kinds, rendering, spans
-from rag.quoting import question_type
+from rag.quoting import is_which, question_type
 
 SULLIVAN = ("ونقلت الصحيفة عن المسؤولين، قولهم إن سوليفان كان على اتصال مع مستشار السياسة الخارجية لبوتين يوري أوشاكوف، "
             "كما أنه تحدث أيضاً مع نظيره في الحكومة الروسية نيكولاي باتروشيف.")
@@ -65,6 +65,16 @@ def test_a_streaming_phrase_shows_no_trailing_mark() -> None:
 ])
 def test_question_kinds(question: str, kind: str) -> None:
     assert question_type(question) == kind
+
+
+@pytest.mark.parametrize(("question", "which"), [
+    ("ما المعاهدة التي يناقش الجانبان استئناف عمليات التفتيش بموجبها؟", True), ("أي من التراجم الإنجليزية تأثرت بكتاب لوثر؟", True),
+    ("في أي جزء من الولايات المتحدة هاجر الطلاب؟", True), ("What report had the correct date?", True), ("In which county does Jacksonville reside?", True),
+    ("ما هو الشكل البسيط للعصيان المدني؟", False), ("ما الذي تدخل في غزو كوبلاي الثاني لليابان؟", False), ("ماذا طلب أوستن من شويغو؟", False),
+    ("What did Austin ask Shoigu?", False), ("What is Christianity?", False), ("في أي عام بدأت الثورة؟", False), ("Which city did they meet in?", False),
+])
+def test_which_questions_name_the_kind_of_thing_they_ask_for(question: str, which: bool) -> None:
+    assert is_which(question) is which
 
 
 def test_phrases_of_the_kind_asked_for() -> None:
