@@ -151,12 +151,13 @@ def messages(phrase: str, sentence: str, glossary: dict[str, str]) -> list[Messa
     return [{"role": "system", "content": RENDER_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
 
 
+# Labels a model puts before its rendering, sometimes several deep ("The English phrase is: \"The Arabic phrase is: …")
+_LABEL = re.compile(r"^[\s\"'“”«»]*(?:the )?(?:(?:english|arabic)(?: phrase)?|answer|translation)(?: is)?\s*:\s*", re.IGNORECASE)
+
+
 def tidy(text: str) -> str:
     """A rendered phrase as an answer: one line, no quotes or label around it."""
     line = text.strip().splitlines()[0] if text.strip() else ""
-    while (bare := _LABEL.sub("", line, count=1)) != line:  # "The English phrase is: \"The Arabic phrase is: …"
+    while (bare := _LABEL.sub("", line, count=1)) != line:
         line = bare
     return line.strip().strip("\"'“”«»").strip()
-
-
-_LABEL = re.compile(r"^[\s\"'“”«»]*(?:the )?(?:(?:english|arabic)(?: phrase)?|answer|translation)(?: is)?\s*:\s*", re.IGNORECASE)
