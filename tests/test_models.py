@@ -79,3 +79,76 @@ def test_registry_pins_the_published_hashes() -> None:
     gemma = {f.path: f.sha256 for f in models.spec("embeddinggemma-300m").files}
     assert gemma["model.safetensors"] == "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
     assert models.spec("qwen2.5-coder-1.5b-instruct-q4_k_m").files[0].sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+
+CONVERTER = """import sys
+from pathlib import Path
+source, out = Path(sys.argv[1]), Path(sys.argv[sys.argv.index("--outfile") + 1])
+if "--fail" in sys.argv:
+    sys.exit("no such architecture")
+here = sorted(str(p.relative_to(Path(__file__).parent)) for p in Path(__file__).parent.rglob("*") if p.is_file())
+out.write_bytes(b"GGUF" + (source / "tiny.gguf").read_bytes()[::-1] + repr(here).encode())
+"""
+
+
+@pytest.fixture
+def converted(monkeypatch, tmp_path: Path, tiny_model: Path):
+    """A model converted from `tiny` by a converter shipped in a source archive as llama-cpp-python's is."""
+    import io
+    import tarfile
+
+    archive = tmp_path / "llama_cpp_python-0.3.36.tar.gz"
+    members = {"vendor/llama.cpp/convert_hf_to_gguf.py": CONVERTER, "vendor/llama.cpp/conversion/__init__.py": "", "vendor/llama.cpp/src/llama.cpp": "int main;", "README.md": "x"}
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in members.items():
+            info = tarfile.TarInfo(f"llama_cpp_python-0.3.36/{name}")
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+
+    def sdist(wanted: str, work: Path) -> Path:
+        assert wanted.startswith("llama-cpp-python==")  # the installed version's own converter
+        return archive
+
+    monkeypatch.setattr(models, "_pip_sdist", sdist)
+    expected = b"GGUF" + tiny_model.read_bytes()[::-1] + repr(["conversion/__init__.py", "convert_hf_to_gguf.py"]).encode()
+
+    def register(args: tuple[str, ...] = ()) -> models.ModelSpec:
+        spec = models.ModelSpec("tiny-gguf", "embedding", "test/tiny", "MIT", (models.ModelFile("tiny-f32.gguf", hashlib.sha256(expected).hexdigest()),), (),
+                                converted_from="tiny", convert_args=args)
+        monkeypatch.setitem(models.REGISTRY, "tiny-gguf", spec)
+        return spec
+
+    return register, expected
+
+
+def test_a_converted_model_is_made_from_its_source_by_the_converter_alone(settings, tiny_model, converted) -> None:
+    register, expected = converted
+    register()
+    models.fetch(settings, "tiny", tiny_model, log=lambda _: None)
+    assert models.twin_gguf("tiny") == "tiny-gguf"
+    folder = models.fetch(settings, "tiny-gguf", log=lambda _: None)
+    assert (folder / "tiny-f32.gguf").read_bytes() == expected  # only the converter's files were unpacked beside it
+    assert models.status(settings, "tiny-gguf") == "verified"
+    assert not [p for p in settings.model_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_a_failing_converter_is_named_and_stores_nothing(settings, tiny_model, converted) -> None:
+    register, _ = converted
+    register(("--fail",))
+    models.fetch(settings, "tiny", tiny_model, log=lambda _: None)
+    with pytest.raises(FetchFailed, match="converter failed.*no such architecture"):
+        models.fetch(settings, "tiny-gguf", log=lambda _: None)
+    assert models.status(settings, "tiny-gguf") == "missing"
+    assert not [p for p in settings.model_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_the_embedding_model_has_a_gguf_twin_fetched_by_default(settings, monkeypatch) -> None:
+    from rag import cli
+
+    assert models.twin_gguf("embeddinggemma-300m") == "embeddinggemma-300m-gguf"
+    assert models.spec("embeddinggemma-300m-gguf").main_file.endswith(".gguf")
+    fetched: list[str] = []
+    monkeypatch.setattr(models, "fetch", lambda s, name, source=None, log=print: fetched.append(name))
+    monkeypatch.setattr(cli, "_settings", lambda args: settings)
+    assert cli.main(["models", "fetch"]) == 0
+    assert fetched == ["embeddinggemma-300m", "embeddinggemma-300m-gguf", settings.generator_model]

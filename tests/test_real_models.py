@@ -139,6 +139,40 @@ def test_ask_json_contract(real_index, real_settings) -> None:
         assert c["text"][c["start"] : c["end"]] == c["quote"]
 
 
+def test_a_one_question_ask_runs_without_torch(real_index, real_settings) -> None:
+    """The embedding model runs on llama.cpp by default: `rag ask` imports neither torch nor
+    sentence-transformers (their import was most of a cold start)."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "rag.cli", "--index", str(real_settings.index_dir), "ask", "--local", "--json", "Who did Sullivan talk to?"],
+                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "llama_cpp" in imported and "rag.embedding" in imported  # what was imported is read
+    assert not imported & {"torch", "sentence_transformers", "transformers"}
+    assert json.loads(out.stdout)["citations"][0]["doc_id"] == SULLIVAN_DOC
+
+
+def test_the_two_embedding_backends_agree(real_settings, real_embedder) -> None:
+    """llama.cpp's run of the converted GGUF gives the vectors and token counts sentence-transformers
+    gives from the folder, so an index built by either is searched by the other."""
+    from rag.embedding import LlamaEmbedder, SentenceTransformerEmbedder, load_embedder
+    from rag.settings import Settings
+
+    other = load_embedder(Settings.load({"index_dir": real_settings.index_dir, "embedding_backend": "sentence-transformers"}))
+    assert isinstance(real_embedder, LlamaEmbedder) and isinstance(other, SentenceTransformerEmbedder)
+    assert real_embedder.fingerprint() == other.fingerprint() and real_embedder.dimension == other.dimension
+    questions = ["مع من تحدث سوليفان؟", "Who did Sullivan talk to?", "How long did the call last?", "ماذا طلب أوستن من شويغو؟"]
+    sentences = [s for p in sorted(real_settings.corpus_dir.glob("*.txt")) for s in p.read_text(encoding="utf-8").replace("\n", " ").split(".") if len(s.split()) > 4][:60]
+    mine_q = [real_embedder.embed_query(q) for q in questions]
+    theirs_q = [other.embed_query(q) for q in questions]
+    mine_d, theirs_d = real_embedder.embed_documents(sentences), other.embed_documents(sentences)
+    assert min(float(a @ b) for a, b in zip(mine_q, theirs_q, strict=True)) > 0.9999
+    assert min(float(a @ b) for a, b in zip(mine_d, theirs_d, strict=True)) > 0.9999
+    for a, b in zip(mine_q, theirs_q, strict=True):
+        assert int((mine_d @ a).argmax()) == int((theirs_d @ b).argmax())
+    assert [real_embedder.count_tokens(s) for s in sentences] == [other.count_tokens(s) for s in sentences]
+    assert real_embedder.embed_documents([]).shape == (0, real_embedder.dimension)
+
+
 def test_corrupt_index_is_a_clear_cli_error(real_index, real_settings, tmp_path: Path) -> None:
     copy = tmp_path / "index"
     shutil.copytree(real_settings.index_dir, copy)
