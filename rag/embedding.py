@@ -148,6 +148,9 @@ def load_embedder(settings: Settings, name: str | None = None) -> Embedder:
         twin = models.twin_gguf(name)
         if not twin:
             raise ModelMissing(f"{name} has no GGUF in the registry; set embedding_backend=sentence-transformers")
-        gguf = models.ensure(settings, twin) / models.spec(twin).main_file
+        try:
+            gguf = models.ensure(settings, twin) / models.spec(twin).main_file
+        except ModelMissing as exc:  # made at fetch; where it cannot be made, the folder itself still runs
+            raise ModelMissing(f"{exc} (or set embedding_backend=sentence-transformers to run {name}'s folder with torch)") from None
         return LlamaEmbedder(gguf, folder, spec.model_id, hashes, threads=settings.n_threads)
     return SentenceTransformerEmbedder(folder, spec.model_id, hashes, threads=settings.n_threads)

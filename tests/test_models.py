@@ -152,3 +152,13 @@ def test_the_embedding_model_has_a_gguf_twin_fetched_by_default(settings, monkey
     monkeypatch.setattr(cli, "_settings", lambda args: settings)
     assert cli.main(["models", "fetch"]) == 0
     assert fetched == ["embeddinggemma-300m", "embeddinggemma-300m-gguf", settings.generator_model]
+
+
+def test_an_embedding_gguf_not_made_says_how_to_make_it_or_do_without(settings, tiny_model, converted) -> None:
+    from rag.embedding import load_embedder
+
+    register, _ = converted
+    register()
+    models.fetch(settings, "tiny", tiny_model, log=lambda _: None)
+    with pytest.raises(ModelMissing, match=r"rag models fetch tiny-gguf.*embedding_backend=sentence-transformers"):
+        load_embedder(settings, "tiny")
