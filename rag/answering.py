@@ -464,11 +464,11 @@ class Assistant:
 def load_assistant(settings: Settings, generator: Generator | None = None, warm_names: bool = True) -> Assistant:
     """An Assistant over the built index, with the embedding model the index names.
 
-    `warm_names` loads the English word lists and place names in the background (about 6 s of
+    `warm_names` loads the English word lists and place names in the background (about 2 s of
     CPU), for a process that will answer many questions; a one-question command leaves them to
     the first question that needs them, since on 2 cores they slow an Arabic answer's
     first token several fold (bench/coldstart.py). The two models load one after the other
-    (0.8 s and 1.0 s there; side by side they took longer when the embedding model ran on torch)."""
+    (0.6 s and 0.9 s there; side by side they took longer when the embedding model ran on torch)."""
     from . import index as index_mod
     from .embedding import load_embedder
     from .generation import load_generator

@@ -418,7 +418,7 @@ def _spelled(token: str) -> tuple[str, str] | None:
 
 
 def warm() -> None:
-    """Load the word lists and place names (about 6 s once per process on 2 cores), so the first question does not wait for them."""
+    """Load the word lists and place names (about 2 s once per process on 2 cores, 5 s the first time, while the lexicon is built), so the first question does not wait for them."""
     from wordfreq import zipf_frequency
 
     _lexicon()

@@ -336,3 +336,43 @@ def test_a_spelling_by_sound_is_what_spell_gives_without_the_peoples_names(monke
         assert spelling.by_sound("باتروشيف") == spelling.spell("باتروشيف")
     finally:
         spelling.spell.cache_clear()
+
+
+def test_the_lexicon_is_kept_in_the_users_cache_and_rebuilt_when_unreadable(monkeypatch, tmp_path: Path) -> None:
+    builds: list[int] = []
+    table = {("K", "T"): [("kate", ("K", "I", "T", "E"), 4.1)], ("B",): [("bee", ("B", "I"), 3.0)]}
+
+    def build() -> dict:
+        builds.append(1)
+        return table
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(spelling, "_build_lexicon", build)
+    stale = tmp_path / "rag" / "english-lexicon-0000000000000000.marshal"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"made by an earlier version")
+
+    def fresh() -> dict:
+        spelling._lexicon.cache_clear()
+        return spelling._lexicon()
+
+    try:
+        assert fresh() == table and len(builds) == 1
+        kept = spelling._lexicon_path()
+        assert kept.parent == tmp_path / "rag" and kept.exists() and not stale.exists()
+        assert fresh() == table and len(builds) == 1  # read back, tuples as tuples: not built again
+        kept.write_bytes(b"\x00 not a table")
+        assert fresh() == table and len(builds) == 2  # an unreadable cache is rebuilt, and rewritten
+        assert fresh() == table and len(builds) == 2
+        (tmp_path / "file").write_text("not a folder")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # a cache that cannot be written still answers
+        assert fresh() == table and len(builds) == 3
+    finally:
+        spelling._lexicon.cache_clear()
+
+
+def test_the_real_lexicon_survives_its_cache() -> None:
+    import marshal
+
+    table = spelling._build_lexicon()
+    assert len(table) > 50_000 and marshal.loads(marshal.dumps(table)) == table
