@@ -275,8 +275,7 @@ def bench_memory(settings: Settings) -> dict:
     out = subprocess.run([sys.executable, __file__, "--rss-probe"], capture_output=True, text=True, check=True, cwd=ROOT)
     peak = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss"]
     files = 0
-    embedding = models.twin_gguf(settings.embedding_model) if settings.embedding_backend == "llama" else settings.embedding_model
-    for name in (embedding, settings.generator_model):  # the weights the assistant loads
+    for name in (models.embedding_models(settings)[-1], settings.generator_model):  # the weights the assistant loads
         folder = models.ensure(settings, name)
         files += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and f.suffix in (".gguf", ".safetensors"))
     return {"peak_rss": peak, "model_bytes": files, "ratio": peak / files}

@@ -42,8 +42,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 if "extra_buffers" in r:
                     print(f"{'':<38} {r['extra_buffers']}")
         return 0
-    twin = models.twin_gguf(settings.embedding_model) if settings.embedding_backend == "llama" else ""
-    names = args.names or [n for n in (settings.embedding_model, twin, settings.generator_model) if n]
+    names = args.names or [*models.embedding_models(settings), settings.generator_model]
     for name in names:
         models.fetch(settings, name, Path(args.source) if args.source else None, log=lambda m: print(m, file=sys.stderr))
     return 0

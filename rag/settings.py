@@ -23,9 +23,13 @@ from .errors import RagError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def user_cache() -> Path:
+    """The user's cache folder (XDG_CACHE_HOME, else ~/.cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 def _default_model_dir() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "rag-models"
+    return user_cache() / "rag-models"
 
 
 # Mechanisms of the answer path that `ablate` can switch off, to measure what each one adds (eval/ablation.py)

@@ -35,6 +35,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .settings import user_cache
 from .text import CLITICS, PERSIAN, TANWEEN, strip_marks
 
 _AR = {
@@ -225,8 +226,7 @@ def _lexicon_path() -> Path:
 
     made_of = hashlib.sha256(Path(__file__).read_bytes())
     made_of.update(f"{version('wordfreq')} {sys.version_info[:2]} {marshal.version}".encode())
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "rag" / f"english-lexicon-{made_of.hexdigest()[:16]}.marshal"
+    return user_cache() / "rag" / f"english-lexicon-{made_of.hexdigest()[:16]}.marshal"
 
 
 def _build_lexicon() -> Lexicon:

