@@ -412,7 +412,8 @@ def _spelled(token: str) -> tuple[str, str] | None:
     spelling = spell(token)
     assert spelling is not None
     stem = _unclitic(_bare(token))
-    if stem and (s := spell(stem)) is not None and s.english == spelling.english:
+    whole = _bare(token) in _people()  # ويليام is William, not و + يليام
+    if stem and not whole and (s := spell(stem)) is not None and s.english == spelling.english:
         return stem, spelling.english
     return token, spelling.english
 

@@ -147,6 +147,18 @@ def test_durations_and_number_words_by_table(phrase: str, english: str) -> None:
     assert rendering.by_lookup(phrase, {}) == english
 
 
+@pytest.mark.parametrize(("phrase", "english"), [
+    ("القرن التاسع عشر", "the nineteenth century"),  # the adjective after its noun in Arabic, before it in English
+    ("في القرن الحادي والعشرين", "in the twenty-first century"),
+    ("الجولة الثانية", None),  # الجولة is no table's word: the model renders it
+    ("الثانية", "second"),
+    ("إليزابيث الثانية", "Elizabeth II"),  # after a name, a regnal number
+    ("عشرين", None),  # without the article a number, not an ordinal: left to the model
+])
+def test_ordinals_by_table(phrase: str, english: str | None) -> None:
+    assert rendering.by_lookup(phrase, {"إليزابيث": "Elizabeth"}) == english
+
+
 def test_an_identity_question_avoids_starting_at_the_name_it_asks_about() -> None:
     from rag.quoting import is_identity
 
