@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from rag import hostcheck, models  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.settings import Settings, user_cache  # noqa: E402
 
-LLAMA_SERVER = Path(os.environ.get("LLAMA_SERVER", Path.home() / ".cache" / "rag" / "llama-server" / "bin" / "llama-server"))
+LLAMA_SERVER = Path(os.environ.get("LLAMA_SERVER", user_cache() / "rag" / "llama-server" / "bin" / "llama-server"))
 
 
 def wait_until(url: str, proc: subprocess.Popen, what: str, timeout: float = 600) -> None:

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from rag import index as index_mod  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.settings import Settings, user_cache  # noqa: E402
 
-ARCD = Path.home() / ".cache" / "rag" / "arcd"
+ARCD = user_cache() / "rag" / "arcd"
 K = 5
 NOISE = 0.6  # norm of the noise added to a unit source vector: cosine ≈ 1/sqrt(1 + 0.36) ≈ 0.86
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "eval"))
 
 from rag import benchmarks, evaluation  # noqa: E402
 from rag.generation import load_generator  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.settings import Settings, user_cache  # noqa: E402
 
 # configuration → setting overrides; the code mechanisms by `ablate`, the others by their own setting
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -155,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--sets", default="dev,test,arcd,xquad,xquad_en")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rag" / "generations.jsonl")
+    parser.add_argument("--cache", type=Path, default=user_cache() / "rag" / "generations.jsonl")
     parser.add_argument("--work", type=Path, default=evaluation.WORK, help="outside sets' corpora and indexes")
     parser.add_argument("--out", type=Path, default=ROOT / "eval")
     parser.add_argument("--report-only", action="store_true", help="rewrite ablation.md from ablation.json, run nothing")

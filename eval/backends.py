@@ -28,7 +28,7 @@ from rag import evaluation, pgindex  # noqa: E402
 from rag import index as index_mod  # noqa: E402
 from rag.embedding import load_embedder  # noqa: E402
 from rag.retrieval import MODES  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.settings import Settings, user_cache  # noqa: E402
 
 
 def compare(name: str, settings: Settings, questions: list[evaluation.Question], url: str, embedder) -> list[str]:
@@ -67,7 +67,7 @@ def main() -> None:
     started = time.time()
     settings = Settings.load()
     embedder = load_embedder(settings)
-    work = Path.home() / ".cache" / "rag" / "arcd"
+    work = user_cache() / "rag" / "arcd"
     arcd_questions = evaluation.load_questions(arcd.prepare(arcd.DEFAULT_SOURCE, work, 0))
     corpora = [
         ("seeds dev", settings, evaluation.load_questions(ROOT / "eval" / "dev.jsonl")),

@@ -28,13 +28,13 @@ from rag import evaluation, prompting  # noqa: E402
 from rag.answering import load_assistant  # noqa: E402
 from rag.chunking import Chunk  # noqa: E402
 from rag.retrieval import Passage  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.settings import Settings, user_cache  # noqa: E402
 from rag.text import normalize  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "rag" / "generations.jsonl")
+    parser.add_argument("--cache", type=Path, default=user_cache() / "rag" / "generations.jsonl")
     args = parser.parse_args()
     settings = Settings.load()
     assistant = load_assistant(settings)

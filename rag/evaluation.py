@@ -40,7 +40,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .retrieval import MODES
-from .settings import REPO_ROOT, Settings
+from .settings import REPO_ROOT, Settings, user_cache
 from .text import normalize
 
 _LATIN = re.compile(r"[A-Za-z]")
@@ -449,7 +449,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
 
 
 SETS = {"dev": REPO_ROOT / "eval" / "dev.jsonl", "test": REPO_ROOT / "eval" / "test.jsonl"}
-WORK = Path.home() / ".cache" / "rag"  # outside sets' corpora and indexes, kept between runs
+WORK = user_cache() / "rag"  # outside sets' corpora and indexes, kept between runs
 
 
 def question_set(name: str, base: Settings, work: Path | None = None, embedder: Any = None, size: int | None = None) -> tuple[Settings, list[Question]]:
