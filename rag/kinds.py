@@ -101,6 +101,23 @@ def _counts(tokens: list[str]) -> list[tuple[int, int]]:
     return _runs(tokens, [_is_number(t) for t in tokens])
 
 
+_SON_OF = {"بن", "بنت"}  # not ابن, the noun "son" (ابن عمه, his cousin), which follows names as often
+
+
+def _lineage(tokens: list[str], test: list[bool]) -> None:
+    """Mark an Arabic name given by lineage as a name, whatever its words: عمر بن عبد العزيز, الفارعة بنت
+    همام بن عروة. Such names are common Arabic words (عمر, عبد, العزيز) that the name test, made for
+    transcribed foreign names, turns away; بن and بنت ("son of", "daughter of") between two words say
+    what they are. A word after عبد ("servant of", عبد العزيز) or أبي ("father of", أبي طالب) belongs to the name too."""
+    for k in range(1, len(tokens) - 1):
+        if tokens[k] in _SON_OF and tokens[k - 1].rstrip(_EDGE) == tokens[k - 1]:
+            test[k - 1] = test[k] = test[k + 1] = True
+            if tokens[k + 1] in ("عبد", "عبيد", "أبي", "ابي", "أبو") and k + 2 < len(tokens):  # عبد العزيز, أبي طالب
+                test[k + 2] = True
+            if tokens[k - 1] not in ("عبد", "عبيد") and k >= 2 and tokens[k - 2] in ("عبد", "عبيد"):
+                test[k - 2] = True  # عبد الله بن عمر
+
+
 def _names(tokens: list[str], places: bool) -> list[tuple[int, int]]:
     from .names import _spelled, cldr_name
     from .spelling import is_name_like
@@ -115,6 +132,8 @@ def _names(tokens: list[str], places: bool) -> list[tuple[int, int]]:
             continue
         test.append(is_name_like(tokens[i]))
         i += 1
+    if not places:  # a place is not named by lineage; the person of a where-question's sentence is no answer
+        _lineage(tokens, test)
     # a name with a preposition attached (لبوتين, "to Putin") stands alone: it ends the run before it
     attached = [ok and (spelled := _spelled(t)) is not None and spelled[0] != t for t, ok in zip(tokens, test, strict=False)]
     runs = []

@@ -122,6 +122,15 @@ def test_a_when_question_naming_a_part_of_the_date_gets_the_dates_holding_it() -
     assert set(kinds.phrases("when", sentence, "When?")) == {"الأحد", "عام 2014"}
 
 
+def test_an_arabic_name_given_by_lineage_is_one_name() -> None:
+    # common Arabic words, each turned away by the name test; بن and بنت join them into one name
+    assert kinds.phrases("who", "ويعد عمر بن عبد العزيز من أفضل خلفاء بني أمية.", "من أفضل خلفاء بني أمية؟") == ["عمر بن عبد العزيز"]
+    assert kinds.phrases("who", "أمه الفارعة بنت همام بن عروة بن مسعود.", "من أمه؟") == ["الفارعة بنت همام بن عروة بن مسعود"]
+    assert kinds.phrases("who", "وكان علي بن أبي طالب ابن عمه.", "من كان ابن عمه؟") == ["علي بن أبي طالب"]
+    # a where-question's places are not people named by lineage
+    assert kinds.phrases("where", "وورد في حديث لمحمد بن عبد الله.", "أين ورد ذلك؟") == []
+
+
 def test_a_where_question_gets_place_names() -> None:
     assert kinds.phrases("where", "وقال إن المحادثات كانت مقررة في القاهرة.", "أين كانت المحادثات مقررة؟") == ["القاهرة"]  # CLDR knows Cairo
     ankara = "وقال بيسكوف إن المحادثات جرت في أنقرة."  # CLDR's cities are its time zones' (Istanbul, not Ankara): other names come in
