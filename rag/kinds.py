@@ -21,7 +21,7 @@ import functools
 import re
 
 from .settings import KINDS
-from .text import month_names, normalize, proclitic_forms, words
+from .text import CENTURY, month_names, normalize, ordinal, proclitic_forms, words
 
 # Number words and words of duration and quantity (as their folded stems start).
 _NUMBER_STEMS = tuple(normalize(w) for w in (
@@ -80,11 +80,36 @@ def _runs(tokens: list[str], test: list[bool]) -> list[tuple[int, int]]:
     return out
 
 
+_ERAS = {"الميلادي", "الميلادية", "الهجري", "الهجرية", "للميلاد", "للهجرة", "م", "هـ"}
+
+
+def _centuries(tokens: list[str], test: list[bool]) -> None:
+    """Mark a century as a date: القرن التاسع عشر, القرن الخامس والسادس الهجري, القرن السابع قبل الميلاد."""
+    for i, token in enumerate(tokens):
+        if not any(form in CENTURY for form in proclitic_forms(normalize(token))) or token.rstrip(_EDGE) != token:
+            continue
+        k = i + 1
+        while (found := ordinal(tokens, k)) is not None or (k < len(tokens) and tokens[k][:1] == "و" and ordinal([tokens[k][1:]], 0)):
+            k += found[0] if found else 1
+            if tokens[k - 1].rstrip(_EDGE) != tokens[k - 1]:
+                break
+        if k == i + 1:
+            continue
+        if k < len(tokens) and tokens[k - 1].rstrip(_EDGE) == tokens[k - 1]:
+            if tokens[k].strip(_EDGE) in _ERAS:
+                k += 1
+            elif tokens[k] == "قبل" and k + 1 < len(tokens) and tokens[k + 1].strip(_EDGE) == "الميلاد":
+                k += 2
+        for j in range(i, k):
+            test[j] = True
+
+
 def _dates(tokens: list[str]) -> list[tuple[int, int]]:
     test = [_is_date(t, tokens[i + 1] if i + 1 < len(tokens) else "") for i, t in enumerate(tokens)]
     for i in range(len(tokens) - 1):  # two-word month names: كانون الثاني, تشرين الأول
         if _bare(tokens[i]) + " " + _bare(tokens[i + 1]).split("/")[0] in _months():
             test[i] = test[i + 1] = True
+    _centuries(tokens, test)
     runs = []
     for start, end in _runs(tokens, test):
         texts = [_bare(t) for t in tokens[start:end]]
@@ -153,7 +178,8 @@ def _names(tokens: list[str], places: bool) -> list[tuple[int, int]]:
 
 
 # What part of a date a "when" question asks for.
-_UNITS = (("year", re.compile(r"(?:عام|سنة|العام|السنة|\byear\b)", re.IGNORECASE)), ("month", re.compile(r"(?:شهر|\bmonth\b)", re.IGNORECASE)),
+_UNITS = (("century", re.compile(r"(?:قرن|\bcentury\b)", re.IGNORECASE)),
+          ("year", re.compile(r"(?:عام|سنة|العام|السنة|\byear\b)", re.IGNORECASE)), ("month", re.compile(r"(?:شهر|\bmonth\b)", re.IGNORECASE)),
           ("day", re.compile(r"(?:يوم|\bday\b|weekday)", re.IGNORECASE)))
 _YEAR = re.compile(r"^(?:1[0-9]{3}|20[0-9]{2})$")
 
@@ -168,6 +194,8 @@ def _has_unit(tokens: list[str], unit: str) -> bool:
     forms = set().union(*(_forms(t) for t in tokens)) if tokens else set()
     if unit == "year":
         return any(_YEAR.match(b) for part in bare for b in part.split("/"))
+    if unit == "century":
+        return bool(forms & CENTURY)
     if unit == "month":
         return bool(forms & _months()) or any(_bare(a) + " " + _bare(b) in _months() for a, b in zip(tokens, tokens[1:], strict=False))
     return bool(forms & _WEEKDAYS) or any(b.isdigit() and int(b) <= _SMALL for b in bare)
@@ -188,6 +216,8 @@ def phrases(kind: str, sentence: str, question: str) -> list[str]:
         runs = _dates(tokens)
         if unit := _unit(question):
             runs = [(a, b) for a, b in runs if _has_unit(tokens[a:b], unit)] or runs
+        else:  # a century answers a question asking for one; else a date, where the sentence holds one
+            runs = [(a, b) for a, b in runs if not _has_unit(tokens[a:b], "century")] or runs
     elif kind == "count":
         runs = _counts(tokens)
     elif kind == "duration":  # how long: the counts that are lengths of time ("لعدة ساعات", "شهرين")

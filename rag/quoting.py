@@ -30,7 +30,7 @@ from .text import detect_language, month_names, normalize, proclitic_forms, word
 
 # Question types, by the words that open or carry the question.
 _TYPES_AR = (
-    ("when", r"^(?:و|ف)?(?:متى|منذ متى|في أي (?:عام|سنة|يوم|شهر|تاريخ|وقت)|في اي (?:عام|سنة|يوم|شهر|تاريخ|وقت)|ما تاريخ|ما هو تاريخ)"),
+    ("when", r"^(?:و|ف)?(?:متى|منذ متى|في أي (?:عام|سنة|يوم|شهر|تاريخ|وقت|قرن)|في اي (?:عام|سنة|يوم|شهر|تاريخ|وقت|قرن)|ما تاريخ|ما هو تاريخ)"),
     ("duration", r"^(?:و|ف)?(?:كم (?:استمر|استمرت|دام|دامت|من الوقت|يوما|ساعة|شهرا|عاما|سنة)|ما مدة|ما هي مدة|ما المدة)"),
     ("count", r"^(?:و|ف)?(?:كم|ما عدد|ما هو عدد|ما مدى)"),
     ("where", r"^(?:و|ف)?(?:أين|اين|في أي (?:مدينة|بلد|دولة|مكان|منطقة)|في اي (?:مدينة|بلد|دولة|مكان|منطقة)|إلى أين|من أين)"),
@@ -40,7 +40,7 @@ _TYPES_AR = (
     ("yesno", r"^(?:و|ف)?(?:هل|أ)\b"),
 )
 _TYPES_EN = (
-    ("when", r"\b(?:when|what (?:year|day|month|date|time)|which (?:year|day|month|date)|since when|how long ago)\b"),
+    ("when", r"\b(?:when|what (?:year|day|month|date|time|century)|which (?:year|day|month|date|century)|since when|how long ago)\b"),
     ("duration", r"\b(?:how long|for how many (?:days|hours|weeks|months|years)|what (?:length|duration))\b"),
     ("count", r"\b(?:how (?:many|much|old|far|large|big)|what (?:number|percentage|amount))\b"),
     ("where", r"\b(?:where|what (?:city|country|place|region|state)|which (?:city|country|place|region|state))\b"),

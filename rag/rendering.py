@@ -18,7 +18,7 @@ import functools
 import re
 
 from .generation import Message
-from .text import month_names, normalize, proclitic_forms, strip_special_tokens
+from .text import CENTURY, month_names, normalize, ordinal, proclitic_forms, strip_special_tokens
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
 _NUMBER = re.compile(r"^[\d٠-٩۰-۹]+(?:[.,٫][\d٠-٩۰-۹]+)*%?$")
@@ -39,40 +39,8 @@ _COUNTED = {
     "الاربعه": "four", "الثلاثه": "three", "الخمسه": "five", "السته": "six", "العشره": "ten"
 }
 
-# Ordinals by table, folded and without the article: the model put القرن التاسع عشر ("the nineteenth century") as "the 20th century".
-_ORDINAL_UNITS = {
-    "اول": "first", "اولي": "first", "ثاني": "second", "ثانيه": "second", "ثالث": "third", "ثالثه": "third", "رابع": "fourth",
-    "رابعه": "fourth", "خامس": "fifth", "خامسه": "fifth", "سادس": "sixth", "سادسه": "sixth", "سابع": "seventh", "سابعه": "seventh",
-    "ثامن": "eighth", "ثامنه": "eighth", "تاسع": "ninth", "تاسعه": "ninth", "عاشر": "tenth", "عاشره": "tenth", "حادي": "first", "حاديه": "first",
-}
-_TEENS = {"first": "eleventh", "second": "twelfth", "third": "thirteenth", "fourth": "fourteenth", "fifth": "fifteenth", "sixth": "sixteenth",
-          "seventh": "seventeenth", "eighth": "eighteenth", "ninth": "nineteenth"}
-_TENS = {"عشرين": ("twenty", "twentieth"), "ثلاثين": ("thirty", "thirtieth"), "اربعين": ("forty", "fortieth"), "خمسين": ("fifty", "fiftieth"),
-         "ستين": ("sixty", "sixtieth"), "سبعين": ("seventy", "seventieth"), "ثمانين": ("eighty", "eightieth"), "تسعين": ("ninety", "ninetieth")}
-_CENTURY = {"قرن", "القرن"}
 _REGNAL = {o: r for o, r in zip(("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"),
                                   ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"), strict=True)}
-
-
-def _ordinal(tokens: list[str], i: int) -> tuple[int, str] | None:
-    """(words read, English) of an ordinal written in words from tokens[i]: الثاني (second), التاسع عشر
-    (nineteenth), الحادي والعشرين (twenty-first), العشرين (twentieth); None when none starts there.
-    Only a word with the article is read: a bare عشرين is a number, not an ordinal."""
-    folded = [normalize(t.strip(_EDGE)) for t in tokens[i : i + 2]]
-    if not folded[0].startswith("ال"):
-        return None
-    word = folded[0][2:]
-    if word in _TENS:
-        return 1, _TENS[word][1]
-    unit = _ORDINAL_UNITS.get(word)
-    if unit is None:
-        return None
-    after = folded[1] if len(folded) > 1 else ""
-    if after in ("عشر", "عشره"):
-        return 2, _TEENS[unit]
-    if after.startswith("وال") and after[3:] in _TENS:
-        return 2, f"{_TENS[after[3:]][0]}-{unit}"
-    return (1, unit) if word not in ("حادي", "حاديه") else None
 
 
 RENDER_SYSTEM = (
@@ -155,12 +123,12 @@ def by_lookup(phrase: str, glossary: dict[str, str]) -> str | None:
                 named_last = True
                 break
         else:
-            if normalize(tokens[i].strip(_EDGE)) in _CENTURY and (found := _ordinal(tokens, i + 1)):  # القرن التاسع عشر: nineteenth century
+            if normalize(tokens[i].strip(_EDGE)) in CENTURY and (found := ordinal(tokens, i + 1)):  # القرن التاسع عشر: nineteenth century
                 out.append(f"the {found[1]} century")
                 i += 1 + found[0]
                 named_last = False
                 continue
-            if found := _ordinal(tokens, i):
+            if found := ordinal(tokens, i):
                 # after a name it is a regnal number: إليزابيث الثانية, Elizabeth II
                 out.append(_REGNAL.get(found[1], found[1]) if named_last else found[1])
                 i += found[0]

@@ -128,3 +128,38 @@ def _add_span(text: str, start: int, end: int, spans: list[Span]) -> None:
     body = raw.strip()
     if body:
         spans.append(Span(start + lead, start + lead + len(body), body))
+
+
+# Ordinals in words, folded and without the article (rag.rendering puts them into English, rag.kinds reads centuries as dates).
+_ORDINAL_UNITS = {
+    "اول": "first", "اولي": "first", "ثاني": "second", "ثانيه": "second", "ثالث": "third", "ثالثه": "third", "رابع": "fourth",
+    "رابعه": "fourth", "خامس": "fifth", "خامسه": "fifth", "سادس": "sixth", "سادسه": "sixth", "سابع": "seventh", "سابعه": "seventh",
+    "ثامن": "eighth", "ثامنه": "eighth", "تاسع": "ninth", "تاسعه": "ninth", "عاشر": "tenth", "عاشره": "tenth", "حادي": "first", "حاديه": "first",
+}
+_TEENS = {"first": "eleventh", "second": "twelfth", "third": "thirteenth", "fourth": "fourteenth", "fifth": "fifteenth", "sixth": "sixteenth",
+          "seventh": "seventeenth", "eighth": "eighteenth", "ninth": "nineteenth"}
+_TENS = {"عشرين": ("twenty", "twentieth"), "ثلاثين": ("thirty", "thirtieth"), "اربعين": ("forty", "fortieth"), "خمسين": ("fifty", "fiftieth"),
+         "ستين": ("sixty", "sixtieth"), "سبعين": ("seventy", "seventieth"), "ثمانين": ("eighty", "eightieth"), "تسعين": ("ninety", "ninetieth")}
+_ORDINAL_EDGE = ".,،؛;:!?؟\"'«»“”()[]"
+CENTURY = {"قرن", "القرن"}  # folded
+
+
+def ordinal(tokens: list[str], i: int) -> tuple[int, str] | None:
+    """(words read, English) of an ordinal written in words from tokens[i]: الثاني (second), التاسع عشر
+    (nineteenth), الحادي والعشرين (twenty-first), العشرين (twentieth); None when none starts there.
+    Only a word with the article is read: a bare عشرين is a number, not an ordinal."""
+    folded = [normalize(t.strip(_ORDINAL_EDGE)) for t in tokens[i : i + 2]]
+    if not folded[0].startswith("ال"):
+        return None
+    word = folded[0][2:]
+    if word in _TENS:
+        return 1, _TENS[word][1]
+    unit = _ORDINAL_UNITS.get(word)
+    if unit is None:
+        return None
+    after = folded[1] if len(folded) > 1 else ""
+    if after in ("عشر", "عشره"):
+        return 2, _TEENS[unit]
+    if after.startswith("وال") and after[3:] in _TENS:
+        return 2, f"{_TENS[after[3:]][0]}-{unit}"
+    return (1, unit) if word not in ("حادي", "حاديه") else None

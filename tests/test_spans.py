@@ -3,7 +3,7 @@ question asks for, locating a copied phrase, English by lookup, the question's k
 
 import pytest
 
-from rag import kinds, rendering, spans
+from rag import kinds, quoting, rendering, spans
 from rag.quoting import is_which, question_type
 
 SULLIVAN = ("ونقلت الصحيفة عن المسؤولين، قولهم إن سوليفان كان على اتصال مع مستشار السياسة الخارجية لبوتين يوري أوشاكوف، "
@@ -120,6 +120,16 @@ def test_a_when_question_naming_a_part_of_the_date_gets_the_dates_holding_it() -
     assert kinds.phrases("when", sentence, "In what year did Russia annex Crimea?") == ["عام 2014"]
     assert kinds.phrases("when", sentence, "On what day did the paper report it?") == ["الأحد"]
     assert set(kinds.phrases("when", sentence, "When?")) == {"الأحد", "عام 2014"}
+
+
+def test_a_century_is_a_date_and_answers_a_question_asking_for_one() -> None:
+    assert quoting.question_type("في أي قرن فتح المسلمون تونس؟") == "when" == quoting.question_type("In which century did it begin?")
+    germans = "استقرت قبائل الجرمان خلال القرن الخامس والسادس الميلادي في إنجلترا."
+    assert kinds.phrases("when", germans, "متى استقرت قبائل الجرمان؟") == ["القرن الخامس والسادس الميلادي"]
+    born = "ولد في 15 يناير 1918 في القرن العشرين."
+    assert kinds.phrases("when", born, "متى ولد؟") == ["15 يناير 1918"]  # a date, where the sentence has one
+    assert kinds.phrases("when", born, "في أي قرن ولد؟") == ["القرن العشرين"]
+    assert kinds.phrases("when", "وفي القرن الماضي تغير كل شيء.", "متى تغير؟") == []  # no ordinal: not read as a date
 
 
 def test_an_arabic_name_given_by_lineage_is_one_name() -> None:
