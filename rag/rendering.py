@@ -123,18 +123,16 @@ def by_lookup(phrase: str, glossary: dict[str, str]) -> str | None:
                 named_last = True
                 break
         else:
+            after_name, named_last = named_last, False
             if normalize(tokens[i].strip(_EDGE)) in CENTURY and (found := ordinal(tokens, i + 1)):  # القرن التاسع عشر: nineteenth century
                 out.append(f"the {found[1]} century")
                 i += 1 + found[0]
-                named_last = False
                 continue
             if found := ordinal(tokens, i):
                 # after a name it is a regnal number: إليزابيث الثانية, Elizabeth II
-                out.append(_REGNAL.get(found[1], found[1]) if named_last else found[1])
+                out.append(_REGNAL.get(found[1], found[1]) if after_name else found[1])
                 i += found[0]
-                named_last = False
                 continue
-            named_last = False
             word = _word(tokens[i])
             if word is None:
                 return None

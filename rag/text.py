@@ -149,7 +149,7 @@ def ordinal(tokens: list[str], i: int) -> tuple[int, str] | None:
     (nineteenth), الحادي والعشرين (twenty-first), العشرين (twentieth); None when none starts there.
     Only a word with the article is read: a bare عشرين is a number, not an ordinal."""
     folded = [normalize(t.strip(_ORDINAL_EDGE)) for t in tokens[i : i + 2]]
-    if not folded[0].startswith("ال"):
+    if not folded or not folded[0].startswith("ال"):  # past the last word, or no article
         return None
     word = folded[0][2:]
     if word in _TENS:

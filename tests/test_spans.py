@@ -130,6 +130,7 @@ def test_a_century_is_a_date_and_answers_a_question_asking_for_one() -> None:
     assert kinds.phrases("when", born, "متى ولد؟") == ["15 يناير 1918"]  # a date, where the sentence has one
     assert kinds.phrases("when", born, "في أي قرن ولد؟") == ["القرن العشرين"]
     assert kinds.phrases("when", "وفي القرن الماضي تغير كل شيء.", "متى تغير؟") == []  # no ordinal: not read as a date
+    assert kinds.phrases("when", "تغير كل شيء في هذا القرن", "متى تغير؟") == []  # the century's word last in the sentence
 
 
 def test_an_arabic_name_given_by_lineage_is_one_name() -> None:
@@ -173,6 +174,7 @@ def test_durations_and_number_words_by_table(phrase: str, english: str) -> None:
     ("الثانية", "second"),
     ("إليزابيث الثانية", "Elizabeth II"),  # after a name, a regnal number
     ("عشرين", None),  # without the article a number, not an ordinal: left to the model
+    ("في القرن", "in century"),  # the century's word last, with no ordinal after it
 ])
 def test_ordinals_by_table(phrase: str, english: str | None) -> None:
     assert rendering.by_lookup(phrase, {"إليزابيث": "Elizabeth"}) == english
