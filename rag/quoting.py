@@ -58,9 +58,10 @@ _YEAR = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _DIGIT = re.compile(r"\d")
 
 
-# "Who is Ushakov?", "What is Christianity?" ask what someone or something is (a description), not for a name.
+# "Who is Ushakov?", "What is Christianity?" ask what someone or something is (a description), not for a name;
+# "Who is the general manager?", "من هو المدير العام؟" name a role and ask who holds it (a name).
 _IDENTITY = re.compile(
-    r"^(?:و|ف)?(?:من|مَن|مَنْ) (?:هو|هي|هم|هما|يكون|تكون)\s+\S+(?:\s+\S+){0,2}\s*[؟?]?$|^who (?:is|was|are|were)\s+\S+(?:\s+\S+){0,2}\s*\??$"
+    r"^(?:و|ف)?(?:من|مَن|مَنْ) (?:هو|هي|هم|هما|يكون|تكون)\s+(?!ال\S+\s+\S)\S+(?:\s+\S+){0,2}\s*[؟?]?$|^who (?:is|was|are|were)\s+(?!the\b)\S+(?:\s+\S+){0,2}\s*\??$"
     r"|^(?:و|ف)?(?:ما|ماذا) (?:هو|هي|هى|هم)\s+(?!اسم|عدد|تاريخ|مدة|المدة|سبب)\S+(?:\s+\S+)?\s*[؟?]?$|^what (?:is|was|are|were) (?!the name|the number|the date)(?:an? |the )?\S+(?:\s+\S+)?\s*\??$",
     re.IGNORECASE)
 

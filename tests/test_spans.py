@@ -62,6 +62,9 @@ def test_a_streaming_phrase_shows_no_trailing_mark() -> None:
     ("أين جرت المحادثات؟", "where"), ("In which city did they meet?", "where"), ("لماذا عُلّقت عمليات التفتيش؟", "why"),
     ("من هو أوشاكوف؟", "what"), ("Who is Yuri Ushakov?", "what"), ("من هم أعضاء الوفد الأمريكي الذي تحدث مع لافروف؟", "who"),
     ("هل التقى بيرنز بناريشكين؟", "yesno"), ("Did Burns meet Naryshkin?", "yesno"), ("ما الصحيفة التي كشفت المحادثات؟", "what"),
+    # a role named after "who is" asks who holds it (a name); one word with its article may be a family name
+    ("من هو المدير العام للبرونكوس؟", "who"), ("Who is the general manager of the Broncos?", "who"), ("Who was the Roman emperor?", "who"),
+    ("من هو البغدادي؟", "what"),
 ])
 def test_question_kinds(question: str, kind: str) -> None:
     assert question_type(question) == kind
