@@ -62,7 +62,7 @@ DOC = {
     "quote_ranking": "the quote is the sentence most similar to the question (no fitted ranking)",
     "typed_kinds": "the phrase is copied freely from the quote for every kind of question (no choice among its dates, numbers, names, places)",
     "typed_names": "dates and numbers chosen among, names and places copied freely",
-    "+span_examples": "added: three worked examples in the copy prompt's system message",
+    "+span_examples": "added: worked examples in the copy prompts' system messages (the shortest phrase, the clause)",
     "clause_kinds": "every question answered by the quote's shortest phrase (no clause for why, how, identity and what questions)",
     "clause_what": "what/which questions answered by the shortest phrase (a clause for why, how and identity only)",
     "clause_which": "which-questions (\"which treaty?\", \"ما المعاهدة التي؟\") answered by the shortest phrase (a clause for other what questions)",

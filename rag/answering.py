@@ -207,7 +207,7 @@ class Assistant:
         if self.settings.answer_step == "quote":
             openings = [spans.messages("?", "?", examples=self.settings.span_examples), spans.messages("?", "?", yesno=True), rendering.messages("?", "?", {})]
             if self.settings.clause_kinds:
-                openings.append(spans.messages("?", "?", clause=True))
+                openings.append(spans.messages("?", "?", examples=self.settings.span_examples, clause=True))
             if self.settings.refusal_check < 1.0:  # the check of a doubtful answer asks in the passages design
                 openings += [prompting.answer_messages("?", []), prompting.answer_messages("?", [], names={})]
         else:

@@ -50,6 +50,19 @@ CLAUSE_SYSTEM = (
     "Copy from the sentence the part that answers the question, as a whole phrase or clause. "
     "Write only that part, exactly as it appears in the sentence."
 )
+CLAUSE_EXAMPLES = """
+
+Examples:
+Sentence: افتتح وزير الزراعة معرض التمور السنوي في مدينة الأحساء يوم الخميس بمشاركة 40 عارضاً من ست دول.
+Question: ماذا افتتح وزير الزراعة في الأحساء؟
+Part: معرض التمور السنوي
+Question: What did the minister open?
+Part: معرض التمور السنوي
+Sentence: وقالت الهيئة إن المعرض أُجّل العام الماضي بسبب ارتفاع درجات الحرارة، ثم نُقل إلى قاعة مكيّفة.
+Question: لماذا أُجّل المعرض؟
+Part: ارتفاع درجات الحرارة
+Question: What happened to the fair after it was postponed?
+Part: نُقل إلى قاعة مكيّفة"""
 YES_NO_SYSTEM = "Answer the question from the sentence with one word: yes or no."
 YES_NO = {"ar": ("نعم", "لا"), "en": ("Yes", "No")}
 
@@ -151,7 +164,7 @@ def messages(question: str, sentence: str, context: str = "", yesno: bool = Fals
     if context:
         lines.append(f"Earlier question: {strip_special_tokens(context)}")
     lines.append(f"Question: {strip_special_tokens(question)}")
-    system = YES_NO_SYSTEM if yesno else CLAUSE_SYSTEM if clause else SPAN_SYSTEM + EXAMPLES if examples else SPAN_SYSTEM
+    system = YES_NO_SYSTEM if yesno else (CLAUSE_SYSTEM + CLAUSE_EXAMPLES * examples) if clause else (SPAN_SYSTEM + EXAMPLES * examples)
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 

@@ -216,4 +216,7 @@ def test_span_examples_sit_in_the_system_message(assistant) -> None:
     a.ask("ماذا طلب أوستن من شويغو؟")
     system, user = a.generator.calls[0]
     assert system["content"] == spans.SPAN_SYSTEM + spans.EXAMPLES and "Examples" not in user["content"]
+    clause = assistant(_words(0, 2), span_examples=True)
+    clause.ask("ماذا طلب أوستن من شويغو؟")
+    assert clause.generator.calls[0][0]["content"] == spans.CLAUSE_SYSTEM + spans.CLAUSE_EXAMPLES
 
