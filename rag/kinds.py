@@ -21,7 +21,7 @@ import functools
 import re
 
 from .settings import KINDS
-from .text import CENTURY, month_names, normalize, ordinal, proclitic_forms, words
+from .text import CENTURY, PUNCTUATION, month_names, normalize, ordinal, proclitic_forms, words
 
 # Number words and words of duration and quantity (as their folded stems start).
 _NUMBER_STEMS = tuple(normalize(w) for w in (
@@ -33,7 +33,6 @@ _DURATIONS = {normalize(w) for w in (
 _WEEKDAYS = {normalize(w) for w in ("الأحد", "الاثنين", "الإثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت")}
 _YEAR_WORDS = {normalize(w) for w in ("عام", "العام", "سنة", "السنة")}
 _DIGITS = re.compile(r"^[\d٠-٩۰-۹]+(?:[.,٫/][\d٠-٩۰-۹]+)*[%٪]?$")
-_EDGE = "\"'«»“”()[]{}.,،؛;:!?؟"
 _SMALL = 31  # a number up to this may be a day of the month
 
 
@@ -44,7 +43,7 @@ def _months() -> frozenset[str]:
 
 
 def _bare(token: str) -> str:
-    return normalize(token.strip(_EDGE))
+    return normalize(token.strip(PUNCTUATION))
 
 
 def _forms(token: str) -> set[str]:
@@ -86,19 +85,19 @@ _ERAS = {"الميلادي", "الميلادية", "الهجري", "الهجري
 def _centuries(tokens: list[str], test: list[bool]) -> None:
     """Mark a century as a date: القرن التاسع عشر, القرن الخامس والسادس الهجري, القرن السابع قبل الميلاد."""
     for i, token in enumerate(tokens):
-        if not any(form in CENTURY for form in proclitic_forms(normalize(token))) or token.rstrip(_EDGE) != token:
+        if not any(form in CENTURY for form in proclitic_forms(normalize(token))) or token.rstrip(PUNCTUATION) != token:
             continue
         k = i + 1
         while (found := ordinal(tokens, k)) is not None or (k < len(tokens) and tokens[k][:1] == "و" and ordinal([tokens[k][1:]], 0)):
             k += found[0] if found else 1
-            if tokens[k - 1].rstrip(_EDGE) != tokens[k - 1]:
+            if tokens[k - 1].rstrip(PUNCTUATION) != tokens[k - 1]:
                 break
         if k == i + 1:
             continue
-        if k < len(tokens) and tokens[k - 1].rstrip(_EDGE) == tokens[k - 1]:
-            if tokens[k].strip(_EDGE) in _ERAS:
+        if k < len(tokens) and tokens[k - 1].rstrip(PUNCTUATION) == tokens[k - 1]:
+            if tokens[k].strip(PUNCTUATION) in _ERAS:
                 k += 1
-            elif tokens[k] == "قبل" and k + 1 < len(tokens) and tokens[k + 1].strip(_EDGE) == "الميلاد":
+            elif tokens[k] == "قبل" and k + 1 < len(tokens) and tokens[k + 1].strip(PUNCTUATION) == "الميلاد":
                 k += 2
         for j in range(i, k):
             test[j] = True
@@ -135,7 +134,7 @@ def _lineage(tokens: list[str], test: list[bool]) -> None:
     transcribed foreign names, turns away; بن and بنت ("son of", "daughter of") between two words say
     what they are. A word after عبد ("servant of", عبد العزيز) or أبي ("father of", أبي طالب) belongs to the name too."""
     for k in range(1, len(tokens) - 1):
-        if tokens[k] in _SON_OF and tokens[k - 1].rstrip(_EDGE) == tokens[k - 1]:
+        if tokens[k] in _SON_OF and tokens[k - 1].rstrip(PUNCTUATION) == tokens[k - 1]:
             test[k - 1] = test[k] = test[k + 1] = True
             if tokens[k + 1] in ("عبد", "عبيد", "أبي", "ابي", "أبو") and k + 2 < len(tokens):  # عبد العزيز, أبي طالب
                 test[k + 2] = True
@@ -150,7 +149,7 @@ def _names(tokens: list[str], places: bool) -> list[tuple[int, int]]:
     test = []
     i = 0
     while i < len(tokens):
-        found = cldr_name([t.strip(_EDGE) for t in tokens[i : i + 3]]) if places else None
+        found = cldr_name([t.strip(PUNCTUATION) for t in tokens[i : i + 3]]) if places else None
         if found is not None:
             test.extend([True] * found[0])
             i += found[0]
@@ -169,7 +168,7 @@ def _names(tokens: list[str], places: bool) -> list[tuple[int, int]]:
             if k > piece and attached[k]:
                 runs.append((piece, k))
                 piece = k
-            if tokens[k].rstrip(_EDGE) != tokens[k] or (attached[k] and k + 1 < end):
+            if tokens[k].rstrip(PUNCTUATION) != tokens[k] or (attached[k] and k + 1 < end):
                 runs.append((piece, k + 1))
                 piece = k + 1
         if piece < end:
@@ -229,7 +228,7 @@ def phrases(kind: str, sentence: str, question: str) -> list[str]:
     asked = {f for w in words(question) for f in proclitic_forms(w)}
     out: list[str] = []
     for start, end in runs:
-        text = " ".join(tokens[start:end]).strip(_EDGE).strip()
+        text = " ".join(tokens[start:end]).strip(PUNCTUATION).strip()
         own = [w for w in words(text) if len(w) > 1]
         held = [bool(proclitic_forms(w) & asked) for w in own]
         # a name the question holds in part is the person it asks about ("باتروشيف" of "who talked to Patrushev?")

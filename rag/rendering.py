@@ -18,13 +18,12 @@ import functools
 import re
 
 from .generation import Message
-from .text import CENTURY, month_names, normalize, ordinal, proclitic_forms, strip_special_tokens
+from .text import CENTURY, PUNCTUATION, month_names, normalize, ordinal, proclitic_forms, strip_special_tokens
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
 _NUMBER = re.compile(r"^[\d٠-٩۰-۹]+(?:[.,٫][\d٠-٩۰-۹]+)*%?$")
 # Joining words a phrase of names and dates may hold, and years' labels that English drops ("عام 2014": 2014).
 _JOINING = {"و": "and", "في": "in", "من": "of", "عام": "", "سنة": "", "العام": "", "يوم": "", "شهر": "", "،": ",", ",": ","}
-_EDGE = ".,،؛;:!?؟\"'«»“”()[]"
 
 # Durations and number words, by table: the model turned شهرين ("two months") into "two years".
 _COUNTED = {
@@ -69,7 +68,7 @@ def _months() -> dict[str, str]:
 
 def _word(word: str) -> str | None:
     """The English of one word by table, or None."""
-    bare = word.strip(_EDGE)
+    bare = word.strip(PUNCTUATION)
     if not bare:
         return ""
     if _NUMBER.match(bare):
@@ -114,7 +113,7 @@ def by_lookup(phrase: str, glossary: dict[str, str]) -> str | None:
     while i < len(tokens):
         for arabic, english in runs:
             n = len(arabic)
-            window = [t.strip(_EDGE) for t in tokens[i : i + n]]
+            window = [t.strip(PUNCTUATION) for t in tokens[i : i + n]]
             if len(window) == n and all(w == a or a in proclitic_forms(w) for w, a in zip(window, arabic, strict=True)):
                 if window[0] != arabic[0] and window[0].startswith("و") and out:  # "وباتروشيف": and Patrushev
                     out.append("and")
@@ -124,7 +123,7 @@ def by_lookup(phrase: str, glossary: dict[str, str]) -> str | None:
                 break
         else:
             after_name, named_last = named_last, False
-            if normalize(tokens[i].strip(_EDGE)) in CENTURY and (found := ordinal(tokens, i + 1)):  # القرن التاسع عشر: nineteenth century
+            if normalize(tokens[i].strip(PUNCTUATION)) in CENTURY and (found := ordinal(tokens, i + 1)):  # القرن التاسع عشر: nineteenth century
                 out.append(f"the {found[1]} century")
                 i += 1 + found[0]
                 continue

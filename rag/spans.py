@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass
 
 from .generation import Message
-from .text import normalize, strip_special_tokens
+from .text import PUNCTUATION, normalize, strip_special_tokens
 
 MAX_WORDS = 24  # the longest run the grammar's words may make before generation stops (max tokens)
-EDGE = " \t\n.,،؛;:!?؟\"'«»“”()[]{}-–—"  # what a phrase's edges lose
+EDGE = " \t\n" + PUNCTUATION + "-–—"  # what a phrase's edges lose: a word's, and spaces and dashes
 
 SPAN_SYSTEM = (
     "Copy from the sentence the shortest phrase that answers the question. "

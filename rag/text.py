@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+PUNCTUATION = "\"'«»“”()[]{}.,،؛;:!?؟"  # what a word's edges lose when it is read (quotes, brackets, stops, Arabic marks)
+
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _TATWEEL = "\u0640"
 MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # diacritics and tatweel: what `strip_marks` removes
@@ -140,7 +142,6 @@ _TEENS = {"first": "eleventh", "second": "twelfth", "third": "thirteenth", "four
           "seventh": "seventeenth", "eighth": "eighteenth", "ninth": "nineteenth"}
 _TENS = {"عشرين": ("twenty", "twentieth"), "ثلاثين": ("thirty", "thirtieth"), "اربعين": ("forty", "fortieth"), "خمسين": ("fifty", "fiftieth"),
          "ستين": ("sixty", "sixtieth"), "سبعين": ("seventy", "seventieth"), "ثمانين": ("eighty", "eightieth"), "تسعين": ("ninety", "ninetieth")}
-_ORDINAL_EDGE = ".,،؛;:!?؟\"'«»“”()[]"
 CENTURY = {"قرن", "القرن"}  # folded
 
 
@@ -148,7 +149,7 @@ def ordinal(tokens: list[str], i: int) -> tuple[int, str] | None:
     """(words read, English) of an ordinal written in words from tokens[i]: الثاني (second), التاسع عشر
     (nineteenth), الحادي والعشرين (twenty-first), العشرين (twentieth); None when none starts there.
     Only a word with the article is read: a bare عشرين is a number, not an ordinal."""
-    folded = [normalize(t.strip(_ORDINAL_EDGE)) for t in tokens[i : i + 2]]
+    folded = [normalize(t.strip(PUNCTUATION)) for t in tokens[i : i + 2]]
     if not folded or not folded[0].startswith("ال"):  # past the last word, or no article
         return None
     word = folded[0][2:]
