@@ -103,12 +103,26 @@ def _centuries(tokens: list[str], test: list[bool]) -> None:
             test[j] = True
 
 
+_DECADE = re.compile(r"^(?:ال)?(?:عشرين|ثلاثين|اربعين|خمسين|ستين|سبعين|ثمانين|تسعين)(?:ي)?ات$")  # folded: التسعينيات, الثمانينات
+_PART_OF = {normalize(w) for w in ("أوائل", "أواخر", "أواسط", "منتصف", "مطلع", "بداية", "نهاية")}  # early, late, mid…
+
+
+def _decades(tokens: list[str], test: list[bool]) -> None:
+    """Mark a decade as a date, with the part of it named before it: التسعينيات, في أوائل الثمانينيات."""
+    for i, token in enumerate(tokens):
+        if any(_DECADE.match(form) for form in proclitic_forms(normalize(token.strip(PUNCTUATION)))):
+            test[i] = True
+            if i and tokens[i - 1].rstrip(PUNCTUATION) == tokens[i - 1] and proclitic_forms(normalize(tokens[i - 1])) & _PART_OF:
+                test[i - 1] = True
+
+
 def _dates(tokens: list[str]) -> list[tuple[int, int]]:
     test = [_is_date(t, tokens[i + 1] if i + 1 < len(tokens) else "") for i, t in enumerate(tokens)]
     for i in range(len(tokens) - 1):  # two-word month names: كانون الثاني, تشرين الأول
         if _bare(tokens[i]) + " " + _bare(tokens[i + 1]).split("/")[0] in _months():
             test[i] = test[i + 1] = True
     _centuries(tokens, test)
+    _decades(tokens, test)
     runs = []
     for start, end in _runs(tokens, test):
         texts = [_bare(t) for t in tokens[start:end]]

@@ -136,6 +136,13 @@ def test_a_century_is_a_date_and_answers_a_question_asking_for_one() -> None:
     assert kinds.phrases("when", "تغير كل شيء في هذا القرن", "متى تغير؟") == []  # the century's word last in the sentence
 
 
+def test_a_decade_is_a_date_with_the_part_of_it_named() -> None:
+    trump = "حيث أن الكثير من الأخبار التي نقلت عنه في أوائل التسعينيات كانت تغطي مشاكله المالية."
+    assert kinds.phrases("when", trump, "متى نقلت عنه أخبار مشاكله المالية؟") == ["أوائل التسعينيات"]
+    assert kinds.phrases("when", "ازدهرت في الستينات والسبعينيات.", "متى ازدهرت؟") == ["الستينات والسبعينيات"]  # without ي, and joined by و
+    assert kinds.phrases("when", "بلغ عددهم ثمانين شخصاً.", "متى؟") == []  # a number, not a decade
+
+
 def test_an_arabic_name_given_by_lineage_is_one_name() -> None:
     # common Arabic words, each turned away by the name test; بن and بنت join them into one name
     assert kinds.phrases("who", "ويعد عمر بن عبد العزيز من أفضل خلفاء بني أمية.", "من أفضل خلفاء بني أمية؟") == ["عمر بن عبد العزيز"]
