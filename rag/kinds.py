@@ -21,7 +21,7 @@ import functools
 import re
 
 from .settings import KINDS
-from .text import CENTURY, PUNCTUATION, month_names, normalize, ordinal, proclitic_forms, words
+from .text import CENTURY, PUNCTUATION, TENS, month_names, normalize, ordinal, proclitic_forms, words
 
 # Number words and words of duration and quantity (as their folded stems start).
 _NUMBER_STEMS = tuple(normalize(w) for w in (
@@ -44,6 +44,11 @@ def _months() -> frozenset[str]:
 
 def _bare(token: str) -> str:
     return normalize(token.strip(PUNCTUATION))
+
+
+def _closes(token: str) -> bool:
+    """The token ends with punctuation: what follows it is not part of its phrase."""
+    return token.rstrip(PUNCTUATION) != token
 
 
 def _forms(token: str) -> set[str]:
@@ -85,16 +90,16 @@ _ERAS = {"الميلادي", "الميلادية", "الهجري", "الهجري
 def _centuries(tokens: list[str], test: list[bool]) -> None:
     """Mark a century as a date: القرن التاسع عشر, القرن الخامس والسادس الهجري, القرن السابع قبل الميلاد."""
     for i, token in enumerate(tokens):
-        if not any(form in CENTURY for form in proclitic_forms(normalize(token))) or token.rstrip(PUNCTUATION) != token:
+        if not any(form in CENTURY for form in proclitic_forms(normalize(token))) or _closes(token):
             continue
         k = i + 1
         while (found := ordinal(tokens, k)) is not None or (k < len(tokens) and tokens[k][:1] == "و" and ordinal([tokens[k][1:]], 0)):
             k += found[0] if found else 1
-            if tokens[k - 1].rstrip(PUNCTUATION) != tokens[k - 1]:
+            if _closes(tokens[k - 1]):
                 break
         if k == i + 1:
             continue
-        if k < len(tokens) and tokens[k - 1].rstrip(PUNCTUATION) == tokens[k - 1]:
+        if k < len(tokens) and not _closes(tokens[k - 1]):
             if tokens[k].strip(PUNCTUATION) in _ERAS:
                 k += 1
             elif tokens[k] == "قبل" and k + 1 < len(tokens) and tokens[k + 1].strip(PUNCTUATION) == "الميلاد":
@@ -103,16 +108,16 @@ def _centuries(tokens: list[str], test: list[bool]) -> None:
             test[j] = True
 
 
-_DECADE = re.compile(r"^(?:ال)?(?:عشرين|ثلاثين|اربعين|خمسين|ستين|سبعين|ثمانين|تسعين)(?:ي)?ات$")  # folded: التسعينيات, الثمانينات
+_DECADE = re.compile(rf"^(?:ال)?(?:{'|'.join(TENS)})(?:ي)?ات$")  # folded: التسعينيات, الثمانينات
 _PART_OF = {normalize(w) for w in ("أوائل", "أواخر", "أواسط", "منتصف", "مطلع", "بداية", "نهاية")}  # early, late, mid…
 
 
 def _decades(tokens: list[str], test: list[bool]) -> None:
     """Mark a decade as a date, with the part of it named before it: التسعينيات, في أوائل الثمانينيات."""
     for i, token in enumerate(tokens):
-        if any(_DECADE.match(form) for form in proclitic_forms(normalize(token.strip(PUNCTUATION)))):
+        if any(_DECADE.match(form) for form in proclitic_forms(_bare(token))):
             test[i] = True
-            if i and tokens[i - 1].rstrip(PUNCTUATION) == tokens[i - 1] and proclitic_forms(normalize(tokens[i - 1])) & _PART_OF:
+            if i and not _closes(tokens[i - 1]) and proclitic_forms(normalize(tokens[i - 1])) & _PART_OF:
                 test[i - 1] = True
 
 
@@ -148,7 +153,7 @@ def _lineage(tokens: list[str], test: list[bool]) -> None:
     transcribed foreign names, turns away; بن and بنت ("son of", "daughter of") between two words say
     what they are. A word after عبد ("servant of", عبد العزيز) or أبي ("father of", أبي طالب) belongs to the name too."""
     for k in range(1, len(tokens) - 1):
-        if tokens[k] in _SON_OF and tokens[k - 1].rstrip(PUNCTUATION) == tokens[k - 1]:
+        if tokens[k] in _SON_OF and not _closes(tokens[k - 1]):
             test[k - 1] = test[k] = test[k + 1] = True
             if tokens[k + 1] in ("عبد", "عبيد", "أبي", "ابي", "أبو") and k + 2 < len(tokens):  # عبد العزيز, أبي طالب
                 test[k + 2] = True
@@ -182,7 +187,7 @@ def _names(tokens: list[str], places: bool) -> list[tuple[int, int]]:
             if k > piece and attached[k]:
                 runs.append((piece, k))
                 piece = k
-            if tokens[k].rstrip(PUNCTUATION) != tokens[k] or (attached[k] and k + 1 < end):
+            if _closes(tokens[k]) or (attached[k] and k + 1 < end):
                 runs.append((piece, k + 1))
                 piece = k + 1
         if piece < end:

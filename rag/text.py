@@ -132,7 +132,8 @@ def _add_span(text: str, start: int, end: int, spans: list[Span]) -> None:
         spans.append(Span(start + lead, start + lead + len(body), body))
 
 
-# Ordinals in words, folded and without the article (rag.rendering puts them into English, rag.kinds reads centuries as dates).
+# Ordinals in words, folded and without the article (rag.rendering puts them into English, rag.kinds reads centuries as dates);
+# TENS also names the decades (التسعينيات) that rag.kinds reads as dates.
 _ORDINAL_UNITS = {
     "اول": "first", "اولي": "first", "ثاني": "second", "ثانيه": "second", "ثالث": "third", "ثالثه": "third", "رابع": "fourth",
     "رابعه": "fourth", "خامس": "fifth", "خامسه": "fifth", "سادس": "sixth", "سادسه": "sixth", "سابع": "seventh", "سابعه": "seventh",
@@ -140,7 +141,7 @@ _ORDINAL_UNITS = {
 }
 _TEENS = {"first": "eleventh", "second": "twelfth", "third": "thirteenth", "fourth": "fourteenth", "fifth": "fifteenth", "sixth": "sixteenth",
           "seventh": "seventeenth", "eighth": "eighteenth", "ninth": "nineteenth"}
-_TENS = {"عشرين": ("twenty", "twentieth"), "ثلاثين": ("thirty", "thirtieth"), "اربعين": ("forty", "fortieth"), "خمسين": ("fifty", "fiftieth"),
+TENS = {"عشرين": ("twenty", "twentieth"), "ثلاثين": ("thirty", "thirtieth"), "اربعين": ("forty", "fortieth"), "خمسين": ("fifty", "fiftieth"),
          "ستين": ("sixty", "sixtieth"), "سبعين": ("seventy", "seventieth"), "ثمانين": ("eighty", "eightieth"), "تسعين": ("ninety", "ninetieth")}
 CENTURY = {"قرن", "القرن"}  # folded
 
@@ -153,14 +154,14 @@ def ordinal(tokens: list[str], i: int) -> tuple[int, str] | None:
     if not folded or not folded[0].startswith("ال"):  # past the last word, or no article
         return None
     word = folded[0][2:]
-    if word in _TENS:
-        return 1, _TENS[word][1]
+    if word in TENS:
+        return 1, TENS[word][1]
     unit = _ORDINAL_UNITS.get(word)
     if unit is None:
         return None
     after = folded[1] if len(folded) > 1 else ""
     if after in ("عشر", "عشره"):
         return 2, _TEENS[unit]
-    if after.startswith("وال") and after[3:] in _TENS:
-        return 2, f"{_TENS[after[3:]][0]}-{unit}"
+    if after.startswith("وال") and after[3:] in TENS:
+        return 2, f"{TENS[after[3:]][0]}-{unit}"
     return (1, unit) if word not in ("حادي", "حاديه") else None
